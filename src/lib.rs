@@ -4,3 +4,4 @@
 
 pub mod pb;
 pub mod catalog;
+pub mod signing;
