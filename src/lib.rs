@@ -5,3 +5,6 @@
 pub mod pb;
 pub mod catalog;
 pub mod signing;
+pub mod config;
+pub mod credentials;
+pub mod error;

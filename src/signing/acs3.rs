@@ -80,7 +80,7 @@ impl fmt::Debug for Acs3Input<'_> {
 }
 
 /// Result of [`sign`]: every intermediate plus the headers to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Acs3Signed {
     /// Lowercase hex SHA-256 of the body (also the `x-acs-content-sha256` header).
     pub hashed_payload: String,
@@ -98,6 +98,13 @@ pub struct Acs3Signed {
     pub authorization: String,
     /// Every header to send (lowercase names): the signed ones sorted by name, then `authorization`.
     pub headers: Vec<(String, String)>,
+}
+
+// Signatures and (for STS) tokens live in these fields: never print them.
+impl std::fmt::Debug for Acs3Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acs3Signed").finish_non_exhaustive()
+    }
 }
 
 /// Signs one V3 request.
@@ -215,7 +222,7 @@ pub fn signature(access_key_secret: &str, string_to_sign: &str) -> String {
 }
 
 /// A parsed V3 `Authorization` header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Acs3Authorization {
     /// The `Credential=` value (the AccessKey ID).
     pub access_key_id: String,
@@ -223,6 +230,15 @@ pub struct Acs3Authorization {
     pub signed_headers: Vec<String>,
     /// The `Signature=` value.
     pub signature: String,
+}
+
+impl std::fmt::Debug for Acs3Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acs3Authorization")
+            .field("signed_headers", &self.signed_headers)
+            .field("signature", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// Parses `ACS3-HMAC-SHA256 Credential=..,SignedHeaders=a;b,Signature=..`; `None` when malformed.

@@ -72,7 +72,7 @@ impl fmt::Debug for RpcV1Input<'_> {
 }
 
 /// Result of [`sign`]: every intermediate plus the query string to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RpcV1Signed {
     /// Sorted by name: operation + common parameters, without `Signature`.
     pub signed_parameters: Vec<(String, String)>,
@@ -85,6 +85,13 @@ pub struct RpcV1Signed {
     /// Full query string to send: all signed params + `Signature`, sorted, RFC 3986 encoded
     /// (the query part of the vectors' `rfc3986_request_url`).
     pub query: String,
+}
+
+// Signatures and (for STS) tokens live in these fields: never print them.
+impl std::fmt::Debug for RpcV1Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcV1Signed").finish_non_exhaustive()
+    }
 }
 
 /// Signs one RPC v1 request.

@@ -1,0 +1,468 @@
+//! The TOML configuration: parsed strictly (unknown keys are errors) and
+//! validated once at start-up into plain settings.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::catalog::Catalog;
+
+/// Default gRPC listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys / wrong types.
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The path.
+        path: String,
+        /// The parser's message (names the key and the line).
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("config key `{key}`: {reason}")]
+    Invalid {
+        /// Dotted key, e.g. `endpoints.sddp`.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// The file as written. Every key is optional; unknown keys are rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// gRPC listen address.
+    pub listen: Option<String>,
+    /// Base URL per product endpoint key.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, String>,
+    /// Default region per product endpoint key.
+    #[serde(default)]
+    pub regions: BTreeMap<String, String>,
+    /// Signature scheme choices.
+    #[serde(default)]
+    pub signing: SigningSection,
+    /// Outgoing HTTP settings.
+    #[serde(default)]
+    pub http: HttpSection,
+    /// gRPC server settings.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Named credential profiles.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileSection>,
+}
+
+/// `[signing]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningSection {
+    /// `"acs3"` (ACS3-HMAC-SHA256, default) or `"rpc-v1"` (HMAC-SHA1).
+    pub alibaba: Option<String>,
+}
+
+/// `[http]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Proxy URL for every vendor call (overrides HTTPS_PROXY).
+    pub proxy: Option<String>,
+    /// Comma-separated hosts that bypass the proxy (like NO_PROXY).
+    pub no_proxy: Option<String>,
+    /// TCP+TLS connect timeout, milliseconds (default 5000).
+    pub connect_timeout_ms: Option<u64>,
+    /// Upper bound of one vendor call when the caller sets no deadline, ms (default 30000).
+    pub request_timeout_ms: Option<u64>,
+    /// Idle pooled connections per host (default 32).
+    pub pool_max_idle_per_host: Option<usize>,
+}
+
+/// `[server]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// How long shutdown waits for in-flight calls, ms (default 10000).
+    pub shutdown_grace_ms: Option<u64>,
+}
+
+/// `[profiles.NAME]`: credentials for each vendor.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSection {
+    /// Alibaba Cloud credentials.
+    pub alibaba: Option<KeySection>,
+    /// Tencent Cloud credentials.
+    pub tencent: Option<KeySection>,
+}
+
+/// One vendor credential in a profile. Each value may be given literally or
+/// read from an environment variable (`*_env`), or the whole credential may
+/// come from a named profile of the vendor's own credentials files.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySection {
+    /// Access key id (Alibaba) / SecretId (Tencent).
+    pub access_key_id: Option<String>,
+    /// Environment variable holding the access key id.
+    pub access_key_id_env: Option<String>,
+    /// Access key secret / SecretKey (prefer `access_key_secret_env`).
+    pub access_key_secret: Option<String>,
+    /// Environment variable holding the secret.
+    pub access_key_secret_env: Option<String>,
+    /// STS / session token.
+    pub security_token: Option<String>,
+    /// Environment variable holding the token.
+    pub security_token_env: Option<String>,
+    /// Profile name in the vendor's credentials files.
+    pub file_profile: Option<String>,
+}
+
+// Literal keys may be secrets: Debug shows only whether each is set.
+impl std::fmt::Debug for KeySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("KeySection")
+            .field("access_key_id", &set(&self.access_key_id))
+            .field("access_key_id_env", &self.access_key_id_env)
+            .field("access_key_secret", &set(&self.access_key_secret))
+            .field("access_key_secret_env", &self.access_key_secret_env)
+            .field("security_token", &set(&self.security_token))
+            .field("security_token_env", &self.security_token_env)
+            .field("file_profile", &self.file_profile)
+            .finish()
+    }
+}
+
+/// Which Alibaba signature scheme to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlibabaSignature {
+    /// ACS3-HMAC-SHA256 (the SDKs' default).
+    Acs3,
+    /// RPC v1, HMAC-SHA1 (`SignatureVersion=1.0`).
+    RpcV1,
+}
+
+/// Outgoing HTTP settings, validated.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Proxy URL.
+    pub proxy: Option<Url>,
+    /// NO_PROXY list for the configured proxy.
+    pub no_proxy: Option<String>,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Default bound of one vendor call.
+    pub request_timeout: Duration,
+    /// Idle connections per host.
+    pub pool_max_idle_per_host: usize,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// Endpoint overrides by endpoint key.
+    pub endpoints: HashMap<String, Url>,
+    /// Default regions by endpoint key.
+    pub regions: HashMap<String, String>,
+    /// Alibaba signature scheme.
+    pub alibaba_signature: AlibabaSignature,
+    /// Outgoing HTTP.
+    pub http: HttpSettings,
+    /// Shutdown grace period.
+    pub shutdown_grace: Duration,
+    /// Declared profiles (credentials resolved by `credentials`).
+    pub profiles: BTreeMap<String, ProfileSection>,
+}
+
+/// Whether a region id looks like one (`cn-hangzhou`, `ap-southeast-1`, `rus-west-1-pop`).
+pub fn valid_region(region: &str) -> bool {
+    let mut parts = region.split('-');
+    let first_ok = parts
+        .next()
+        .is_some_and(|p| p.len() >= 2 && p.bytes().all(|b| b.is_ascii_lowercase()));
+    let rest: Vec<&str> = parts.collect();
+    first_ok
+        && !rest.is_empty()
+        && region.len() <= 64
+        && rest
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn from_file(path: &Path, catalog: &Catalog) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string(), catalog)
+    }
+
+    /// Parses and validates TOML text (`origin` names it in errors).
+    pub fn from_toml(text: &str, origin: &str, catalog: &Catalog) -> Result<Self, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        Self::validate(file, catalog)
+    }
+
+    /// The configuration with every default (no file).
+    pub fn default_for(catalog: &Catalog) -> Self {
+        Self::validate(FileConfig::default(), catalog).expect("the defaults are valid")
+    }
+
+    /// Validates a parsed file.
+    pub fn validate(file: FileConfig, catalog: &Catalog) -> Result<Self, ConfigError> {
+        let listen_text = file.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            invalid("listen", format!("{listen_text:?} is not an address like 127.0.0.1:50051"))
+        })?;
+
+        let known = catalog.endpoint_keys();
+        let known_list = known.join(", ");
+        let mut endpoints = HashMap::new();
+        for (key, value) in &file.endpoints {
+            let k = format!("endpoints.{key}");
+            if !known.contains(&key.as_str()) {
+                return Err(invalid(k, format!("unknown product (known: {known_list})")));
+            }
+            let url = Url::parse(value)
+                .map_err(|e| invalid(&k, format!("{value:?} is not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                return Err(invalid(k, "must be an http:// or https:// URL with a host"));
+            }
+            if url.path() != "/" || url.query().is_some() {
+                return Err(invalid(k, "must be a base URL without path or query"));
+            }
+            endpoints.insert(key.clone(), url);
+        }
+        let mut regions = HashMap::new();
+        for (key, value) in &file.regions {
+            let k = format!("regions.{key}");
+            if !known.contains(&key.as_str()) {
+                return Err(invalid(k, format!("unknown product (known: {known_list})")));
+            }
+            if !valid_region(value) {
+                return Err(invalid(k, format!("{value:?} is not a region id like cn-hangzhou")));
+            }
+            regions.insert(key.clone(), value.clone());
+        }
+
+        let alibaba_signature = match file.signing.alibaba.as_deref() {
+            None | Some("acs3") | Some("ACS3-HMAC-SHA256") => AlibabaSignature::Acs3,
+            Some("rpc-v1") | Some("HMAC-SHA1") => AlibabaSignature::RpcV1,
+            Some(other) => {
+                return Err(invalid(
+                    "signing.alibaba",
+                    format!("{other:?} is not one of \"acs3\", \"rpc-v1\""),
+                ))
+            }
+        };
+
+        let proxy = match &file.http.proxy {
+            None => None,
+            Some(p) => Some(Url::parse(p).map_err(|e| invalid("http.proxy", format!("{e}")))?),
+        };
+        let positive = |key: &str, v: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
+            match v {
+                Some(0) => Err(invalid(key, "must be greater than 0")),
+                Some(ms) => Ok(Duration::from_millis(ms)),
+                None => Ok(Duration::from_millis(default)),
+            }
+        };
+        let http = HttpSettings {
+            proxy,
+            no_proxy: file.http.no_proxy.clone(),
+            connect_timeout: positive("http.connect_timeout_ms", file.http.connect_timeout_ms, 5_000)?,
+            request_timeout: positive("http.request_timeout_ms", file.http.request_timeout_ms, 30_000)?,
+            pool_max_idle_per_host: file.http.pool_max_idle_per_host.unwrap_or(32),
+        };
+        let shutdown_grace =
+            positive("server.shutdown_grace_ms", file.server.shutdown_grace_ms, 10_000)?;
+
+        for (name, profile) in &file.profiles {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return Err(invalid(
+                    format!("profiles.{name}"),
+                    "profile names use letters, digits, '-' and '_'",
+                ));
+            }
+            for (vendor, keys) in [("alibaba", &profile.alibaba), ("tencent", &profile.tencent)] {
+                if let Some(keys) = keys {
+                    validate_keys(&format!("profiles.{name}.{vendor}"), keys)?;
+                }
+            }
+            if profile.alibaba.is_none() && profile.tencent.is_none() {
+                return Err(invalid(
+                    format!("profiles.{name}"),
+                    "declares no credentials: add an [alibaba] or [tencent] table",
+                ));
+            }
+        }
+
+        Ok(Self {
+            listen,
+            endpoints,
+            regions,
+            alibaba_signature,
+            http,
+            shutdown_grace,
+            profiles: file.profiles,
+        })
+    }
+}
+
+fn validate_keys(prefix: &str, k: &KeySection) -> Result<(), ConfigError> {
+    let pairs = [
+        ("access_key_id", &k.access_key_id, &k.access_key_id_env),
+        ("access_key_secret", &k.access_key_secret, &k.access_key_secret_env),
+        ("security_token", &k.security_token, &k.security_token_env),
+    ];
+    for (name, literal, env) in pairs {
+        if literal.is_some() && env.is_some() {
+            return Err(invalid(
+                format!("{prefix}.{name}"),
+                format!("give either {name} or {name}_env, not both"),
+            ));
+        }
+    }
+    let has_keys = k.access_key_id.is_some() || k.access_key_id_env.is_some();
+    let has_secret = k.access_key_secret.is_some() || k.access_key_secret_env.is_some();
+    match (&k.file_profile, has_keys, has_secret) {
+        (Some(_), false, false) if k.security_token.is_none() && k.security_token_env.is_none() => Ok(()),
+        (Some(_), _, _) => Err(invalid(
+            format!("{prefix}.file_profile"),
+            "file_profile cannot be combined with keys",
+        )),
+        (None, true, true) => Ok(()),
+        (None, false, _) => Err(invalid(
+            format!("{prefix}.access_key_id"),
+            "missing (or give file_profile)",
+        )),
+        (None, true, false) => Err(invalid(
+            format!("{prefix}.access_key_secret"),
+            "missing: set access_key_secret_env (or access_key_secret)",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, "test.toml", &Catalog::load().unwrap())
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(c.alibaba_signature, AlibabaSignature::Acs3);
+        assert_eq!(c.http.request_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn full_file_is_accepted() {
+        let c = parse(
+            r#"
+            listen = "127.0.0.1:6000"
+            [endpoints]
+            sddp = "http://127.0.0.1:18080"
+            dlc = "https://dlc.internal.example:8443"
+            [regions]
+            sddp = "cn-hongkong"
+            [signing]
+            alibaba = "rpc-v1"
+            [http]
+            proxy = "http://proxy.internal:3128"
+            no_proxy = "localhost"
+            [profiles.ops.alibaba]
+            access_key_id = "LTAIexample"
+            access_key_secret_env = "OPS_SECRET"
+            [profiles.ops.tencent]
+            file_profile = "default"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.endpoints["sddp"].as_str(), "http://127.0.0.1:18080/");
+        assert_eq!(c.regions["sddp"], "cn-hongkong");
+        assert_eq!(c.alibaba_signature, AlibabaSignature::RpcV1);
+        assert!(c.profiles.contains_key("ops"));
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("LTAIexample"), "{debug}");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = parse("listn = \"x\"").unwrap_err().to_string();
+        assert!(e.contains("listn"), "{e}");
+        let e = parse("[http]\nproxi = \"x\"").unwrap_err().to_string();
+        assert!(e.contains("proxi"), "{e}");
+        let e = parse("[endpoints]\necs = \"http://x\"").unwrap_err().to_string();
+        assert!(e.contains("endpoints.ecs") && e.contains("bssopenapi"), "{e}");
+        let e = parse("[profiles.p.alibaba]\naccess_key = \"x\"").unwrap_err().to_string();
+        assert!(e.contains("access_key"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (text, key) in [
+            ("listen = \"nowhere\"", "listen"),
+            ("[endpoints]\nsddp = \"not a url\"", "endpoints.sddp"),
+            ("[endpoints]\nsddp = \"ftp://x\"", "endpoints.sddp"),
+            ("[endpoints]\nsddp = \"http://x/path\"", "endpoints.sddp"),
+            ("[regions]\ncloudsso = \"Shanghai\"", "regions.cloudsso"),
+            ("[signing]\nalibaba = \"v4\"", "signing.alibaba"),
+            ("[http]\nconnect_timeout_ms = 0", "http.connect_timeout_ms"),
+            ("[profiles.p.alibaba]\naccess_key_id = \"x\"", "profiles.p.alibaba.access_key_secret"),
+            (
+                "[profiles.p.tencent]\naccess_key_id = \"x\"\naccess_key_id_env = \"Y\"\naccess_key_secret = \"z\"",
+                "profiles.p.tencent.access_key_id",
+            ),
+            ("[profiles.empty]", "profiles.empty"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{key}`")), "{text}: {e}");
+        }
+        let e = parse("listen = 5").unwrap_err().to_string();
+        assert!(e.contains("listen"), "{e}");
+    }
+
+    #[test]
+    fn region_ids() {
+        for ok in ["cn-hangzhou", "ap-southeast-1", "rus-west-1-pop", "ap-guangzhou"] {
+            assert!(valid_region(ok), "{ok}");
+        }
+        for bad in ["", "cn", "CN-hangzhou", "cn_hangzhou", "cn-", "x-1", "cn-hangzhou/../"] {
+            assert!(!valid_region(bad), "{bad}");
+        }
+    }
+}
