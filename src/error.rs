@@ -190,12 +190,33 @@ fn status(code: Code, message: String, details: Vec<prost_types::Any>) -> tonic:
     tonic::Status::with_details(code, message, body.encode_to_vec().into())
 }
 
+impl GatewayError {
+    /// The gRPC code the caller receives.
+    pub fn code(&self) -> Code {
+        match self {
+            GatewayError::InvalidRequest(_) | GatewayError::UnknownProfile(_) => {
+                Code::InvalidArgument
+            }
+            GatewayError::CredentialsUnavailable { .. } | GatewayError::Transport { .. } => {
+                Code::Unavailable
+            }
+            GatewayError::Vendor(f) => f.code,
+            GatewayError::DeadlineExceeded { .. } => Code::DeadlineExceeded,
+            GatewayError::BadVendorResponse { http_status, .. } if *http_status >= 500 => {
+                Code::Unavailable
+            }
+            GatewayError::BadVendorResponse { .. } | GatewayError::Internal(_) => Code::Internal,
+        }
+    }
+}
+
 /// Default back-off hint for vendor throttling without a vendor hint.
 pub const DEFAULT_THROTTLE_RETRY: Duration = Duration::from_secs(1);
 
 impl From<GatewayError> for tonic::Status {
     fn from(err: GatewayError) -> Self {
         let message = err.to_string();
+        let code = err.code();
         match err {
             GatewayError::InvalidRequest(violations) => {
                 let bad = pb::BadRequest {
@@ -209,7 +230,7 @@ impl From<GatewayError> for tonic::Status {
                         .collect(),
                 };
                 status(
-                    Code::InvalidArgument,
+                    code,
                     message,
                     vec![
                         error_info("INVALID_REQUEST", GATEWAY_DOMAIN, vec![]),
@@ -226,10 +247,14 @@ impl From<GatewayError> for tonic::Status {
                     }],
                 };
                 status(
-                    Code::InvalidArgument,
+                    code,
                     message,
                     vec![
-                        error_info("UNKNOWN_PROFILE", GATEWAY_DOMAIN, vec![("profile", profile)]),
+                        error_info(
+                            "UNKNOWN_PROFILE",
+                            GATEWAY_DOMAIN,
+                            vec![("profile", profile)],
+                        ),
                         any("google.rpc.BadRequest", &bad),
                     ],
                 )
@@ -237,7 +262,7 @@ impl From<GatewayError> for tonic::Status {
             GatewayError::CredentialsUnavailable {
                 profile, vendor, ..
             } => status(
-                Code::Unavailable,
+                code,
                 message,
                 vec![error_info(
                     "CREDENTIALS_UNAVAILABLE",
@@ -263,7 +288,7 @@ impl From<GatewayError> for tonic::Status {
                     ));
                 }
                 details.push(any("cloudgate.v1.VendorError", d));
-                status(failure.code, message, details)
+                status(code, message, details)
             }
             GatewayError::Transport {
                 host,
@@ -279,7 +304,7 @@ impl From<GatewayError> for tonic::Status {
                     ));
                 }
                 status(
-                    Code::Unavailable,
+                    code,
                     message,
                     vec![error_info("VENDOR_UNREACHABLE", &host, meta)],
                 )
@@ -289,7 +314,7 @@ impl From<GatewayError> for tonic::Status {
                     .map(|o| vec![("outcome", o.as_str().to_string())])
                     .unwrap_or_default();
                 status(
-                    Code::DeadlineExceeded,
+                    code,
                     message,
                     vec![error_info("DEADLINE_EXCEEDED", GATEWAY_DOMAIN, meta)],
                 )
@@ -308,11 +333,6 @@ impl From<GatewayError> for tonic::Status {
                 if let Some(o) = outcome {
                     meta.push(("outcome", o.as_str().to_string()));
                 }
-                let code = if http_status >= 500 {
-                    Code::Unavailable
-                } else {
-                    Code::Internal
-                };
                 status(
                     code,
                     message,
@@ -320,7 +340,7 @@ impl From<GatewayError> for tonic::Status {
                 )
             }
             GatewayError::Internal(_) => status(
-                Code::Internal,
+                code,
                 message,
                 vec![error_info("INTERNAL", GATEWAY_DOMAIN, vec![])],
             ),
@@ -369,7 +389,10 @@ mod tests {
         assert_eq!(info.metadata["request_id"], "REQ-1");
         assert_eq!(info.metadata["http_status"], "400");
         assert!(!info.metadata.contains_key("outcome"));
-        assert_eq!(d.retry_info().unwrap().retry_delay, Some(Duration::from_millis(1500)));
+        assert_eq!(
+            d.retry_info().unwrap().retry_delay,
+            Some(Duration::from_millis(1500))
+        );
         let raw = pb::Status::decode(st.details()).unwrap();
         let vendor = raw
             .details
@@ -398,7 +421,11 @@ mod tests {
         assert_eq!(st.code(), Code::InvalidArgument);
         assert!(st.message().contains("status: is required"));
         let bad = st.get_error_details().bad_request().unwrap().clone();
-        let fields: Vec<_> = bad.field_violations.iter().map(|v| v.field.as_str()).collect();
+        let fields: Vec<_> = bad
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(fields, ["status", "business_type"]);
     }
 

@@ -2,9 +2,16 @@
 //! credentials it holds, and forwards them to Alibaba Cloud and Tencent Cloud
 //! RPC endpoints.
 
-pub mod pb;
+pub mod app;
 pub mod catalog;
-pub mod signing;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod forward;
+pub mod gateway;
+pub mod pb;
+pub mod server;
+pub mod signing;
+pub mod translate;
+pub mod transport;
+pub mod vendors;

@@ -1,0 +1,300 @@
+//! One gRPC call, start to finish: read metadata, validate, pick credential
+//! and endpoint, run the vendor call through the tower stack within the
+//! caller's deadline, decode the reply. Generic over every operation.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt;
+use tracing::{field, Instrument};
+use url::Url;
+
+use crate::catalog::{Catalog, Operation};
+use crate::config::{valid_region, Config};
+use crate::credentials::{CredentialStore, DEFAULT_PROFILE};
+use crate::error::{FieldViolation, GatewayError};
+use crate::forward::VendorCall;
+use crate::translate;
+use crate::vendors::{Target, VendorReply};
+
+/// Metadata key selecting the credential profile.
+pub const PROFILE_HEADER: &str = "x-cloud-profile";
+/// Metadata key overriding the region.
+pub const REGION_HEADER: &str = "x-cloud-region";
+
+/// The tower stack a vendor call runs through.
+pub type VendorStack = BoxCloneSyncService<VendorCall, VendorReply, GatewayError>;
+
+/// Shared state of the gateway.
+pub struct Gateway {
+    catalog: Arc<Catalog>,
+    config: Arc<Config>,
+    credentials: Arc<CredentialStore>,
+    stack: VendorStack,
+}
+
+/// Parses a `grpc-timeout` value ("100m", "5S", ...).
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    if value.len() < 2 || value.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn metadata_text(
+    meta: &tonic::metadata::MetadataMap,
+    key: &str,
+) -> Result<Option<String>, FieldViolation> {
+    match meta.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|_| FieldViolation::new(key, "must be printable ASCII")),
+    }
+}
+
+struct CallContext {
+    profile: String,
+    region: String,
+    deadline: Option<Instant>,
+}
+
+impl Gateway {
+    /// A gateway over a vendor stack.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        config: Arc<Config>,
+        credentials: Arc<CredentialStore>,
+        stack: VendorStack,
+    ) -> Self {
+        Self {
+            catalog,
+            config,
+            credentials,
+            stack,
+        }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.catalog
+    }
+
+    fn context(
+        &self,
+        op: &Operation,
+        meta: &tonic::metadata::MetadataMap,
+    ) -> Result<CallContext, GatewayError> {
+        let mut violations = Vec::new();
+        let profile = match metadata_text(meta, PROFILE_HEADER) {
+            Ok(Some(p)) if !p.is_empty() => p,
+            Ok(_) => DEFAULT_PROFILE.to_string(),
+            Err(v) => {
+                violations.push(v);
+                DEFAULT_PROFILE.to_string()
+            }
+        };
+        let key = &op.service.rule.endpoint_key;
+        let configured = self
+            .config
+            .regions
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| op.service.rule.default_region.clone());
+        let region = match metadata_text(meta, REGION_HEADER) {
+            Ok(Some(r)) if !r.is_empty() => {
+                if !valid_region(&r) {
+                    violations.push(FieldViolation::new(
+                        REGION_HEADER,
+                        format!("{r:?} is not a region id like cn-hangzhou"),
+                    ));
+                }
+                r
+            }
+            Ok(_) => configured,
+            Err(v) => {
+                violations.push(v);
+                configured
+            }
+        };
+        let deadline = match meta
+            .get("grpc-timeout")
+            .map(|v| v.to_str().ok().and_then(parse_grpc_timeout))
+        {
+            None => None,
+            Some(Some(d)) => Some(Instant::now() + d),
+            Some(None) => {
+                violations.push(FieldViolation::new("grpc-timeout", "is malformed"));
+                None
+            }
+        };
+        if !violations.is_empty() {
+            return Err(GatewayError::InvalidRequest(violations));
+        }
+        Ok(CallContext {
+            profile,
+            region,
+            deadline,
+        })
+    }
+
+    fn target(&self, op: &Operation, region: &str) -> Result<Target, GatewayError> {
+        let key = &op.service.rule.endpoint_key;
+        let base = match self.config.endpoints.get(key) {
+            Some(url) => url.clone(),
+            None => {
+                let host = op.service.host_for(region);
+                Url::parse(&format!("https://{host}/"))
+                    .map_err(|e| GatewayError::Internal(format!("endpoint for {key}: {e}")))?
+            }
+        };
+        Ok(Target::new(base, region.to_string()))
+    }
+
+    /// Handles one call of any operation.
+    pub async fn handle<Req, Resp>(
+        &self,
+        path: &str,
+        request: tonic::Request<Req>,
+    ) -> Result<tonic::Response<Resp>, tonic::Status>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let Some(op) = self.catalog.operation(path).cloned() else {
+            return Err(tonic::Status::unimplemented(format!(
+                "{path} is not in the catalog"
+            )));
+        };
+        let span = tracing::info_span!(
+            "call",
+            method = %op.path,
+            profile = field::Empty,
+            region = field::Empty,
+            request_id = field::Empty,
+            attempts = field::Empty,
+            outcome = field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let result = self
+            .run::<Req, Resp>(&op, request, &span)
+            .instrument(span.clone())
+            .await;
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        match &result {
+            Ok(_) => {
+                span.record("outcome", "ok");
+                span.in_scope(|| tracing::info!(elapsed_ms, "call ok"));
+            }
+            Err(e) => {
+                if let GatewayError::Vendor(f) = e {
+                    span.record("request_id", f.detail.request_id.as_str());
+                }
+                let code = e.code();
+                span.record("outcome", format!("{code:?}"));
+                span.in_scope(|| tracing::warn!(elapsed_ms, error = %e, "call failed"));
+            }
+        }
+        result
+            .map(tonic::Response::new)
+            .map_err(tonic::Status::from)
+    }
+
+    async fn run<Req, Resp>(
+        &self,
+        op: &Arc<Operation>,
+        request: tonic::Request<Req>,
+        span: &tracing::Span,
+    ) -> Result<Resp, GatewayError>
+    where
+        Req: prost::Message,
+        Resp: prost::Message + Default,
+    {
+        let ctx = self.context(op, request.metadata())?;
+        span.record("profile", ctx.profile.as_str());
+        span.record("region", ctx.region.as_str());
+        let dynamic =
+            translate::to_dynamic(op, request.get_ref()).map_err(GatewayError::Internal)?;
+        let params =
+            translate::encode_request(op, &dynamic).map_err(GatewayError::InvalidRequest)?;
+        if !self.credentials.has_profile(&ctx.profile) {
+            return Err(GatewayError::UnknownProfile(ctx.profile));
+        }
+        let credential = self.credentials.get(&ctx.profile, op.vendor())?;
+        let target = self.target(op, &ctx.region)?;
+        let attempts = Arc::new(AtomicU32::new(0));
+        let call = VendorCall {
+            op: op.clone(),
+            params: Arc::new(params),
+            credential,
+            profile: ctx.profile.into(),
+            target: Arc::new(target),
+            deadline: ctx.deadline,
+            attempts: attempts.clone(),
+        };
+        let fut = self.stack.clone().oneshot(call);
+        let reply = match ctx.deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(GatewayError::DeadlineExceeded {
+                    stage: if attempts.load(Ordering::Relaxed) == 0 {
+                        "before the vendor call"
+                    } else {
+                        "waiting for the vendor"
+                    },
+                    outcome: (op.rule.mutating && attempts.load(Ordering::Relaxed) > 0)
+                        .then_some(crate::error::Outcome::Unknown),
+                }),
+            },
+            None => fut.await,
+        };
+        span.record("attempts", attempts.load(Ordering::Relaxed));
+        let reply = reply?;
+        span.record("request_id", reply.request_id.as_str());
+        let decoded = translate::decode_response(&self.catalog, &op.output, &reply.payload)
+            .and_then(|m| translate::from_dynamic::<Resp>(&m))
+            .map_err(|reason| GatewayError::BadVendorResponse {
+                host: String::new(),
+                http_status: reply.http_status,
+                request_id: reply.request_id.clone(),
+                reason: format!(
+                    "the vendor reported success but its reply does not decode: {reason}"
+                ),
+                outcome: None,
+            })?;
+        Ok(decoded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_values() {
+        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(
+            parse_grpc_timeout("99999999u"),
+            Some(Duration::from_micros(99_999_999))
+        );
+        for bad in ["", "m", "10", "10x", "-1S", "1234567890S"] {
+            assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
+        }
+    }
+}

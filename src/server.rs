@@ -1,0 +1,189 @@
+//! The tonic server: the five vendor services (each method one line into the
+//! generic gateway), gRPC health, server reflection (v1 and v1alpha), and
+//! graceful shutdown with a bounded grace period.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status};
+
+use crate::gateway::Gateway;
+use crate::pb::aliyun::bssopenapi::v20171214 as bss;
+use crate::pb::aliyun::cloudsso::v20210515 as cloudsso;
+use crate::pb::aliyun::sddp::v20190103 as sddp;
+use crate::pb::tencentcloud::dlc::v20210125 as dlc;
+
+/// Implements every generated service trait by delegating to the gateway.
+#[derive(Clone)]
+pub struct Handler(pub Arc<Gateway>);
+
+macro_rules! delegate {
+    ($trait:path, $service:literal, { $($method:ident => $name:literal ($req:ty) -> $resp:ty),* $(,)? }) => {
+        #[tonic::async_trait]
+        impl $trait for Handler {
+            $(
+                async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
+                    self.0.handle(concat!("/", $service, "/", $name), request).await
+                }
+            )*
+        }
+    };
+}
+
+delegate!(bss::bss_open_api_server::BssOpenApi, "aliyun.bssopenapi.v20171214.BssOpenApi", {
+    set_reseller_user_status => "SetResellerUserStatus"(bss::SetResellerUserStatusRequest) -> bss::SetResellerUserStatusResponse,
+    modify_account_relation => "ModifyAccountRelation"(bss::ModifyAccountRelationRequest) -> bss::ModifyAccountRelationResponse,
+});
+delegate!(cloudsso::cloud_sso_server::CloudSso, "aliyun.cloudsso.v20210515.CloudSSO", {
+    update_user_status => "UpdateUserStatus"(cloudsso::UpdateUserStatusRequest) -> cloudsso::UpdateUserStatusResponse,
+});
+delegate!(sddp::sddp_server::Sddp, "aliyun.sddp.v20190103.Sddp", {
+    describe_user_status => "DescribeUserStatus"(sddp::DescribeUserStatusRequest) -> sddp::DescribeUserStatusResponse,
+});
+delegate!(dlc::dlc_server::Dlc, "tencentcloud.dlc.v20210125.Dlc", {
+    modify_user_type => "ModifyUserType"(dlc::ModifyUserTypeRequest) -> dlc::ModifyUserTypeResponse,
+});
+
+/// The gRPC paths the server routes (checked against the catalog at start-up).
+pub const ROUTED_PATHS: &[&str] = &[
+    "/aliyun.bssopenapi.v20171214.BssOpenApi/SetResellerUserStatus",
+    "/aliyun.bssopenapi.v20171214.BssOpenApi/ModifyAccountRelation",
+    "/aliyun.cloudsso.v20210515.CloudSSO/UpdateUserStatus",
+    "/aliyun.sddp.v20190103.Sddp/DescribeUserStatus",
+    "/tencentcloud.dlc.v20210125.Dlc/ModifyUserType",
+];
+
+/// A server problem at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The reflection service could not be built.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The catalog and the routed services disagree.
+    #[error("catalog operation {0} has no gRPC route")]
+    Unrouted(String),
+}
+
+/// Binds the listen address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Serves on `listener` until `shutdown` completes, then stops accepting and
+/// waits up to `grace` for in-flight calls.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    for op in gateway.catalog().operations() {
+        if !ROUTED_PATHS.contains(&op.path.as_str()) {
+            return Err(ServeError::Unrouted(op.path.clone()));
+        }
+    }
+    let handler = Handler(gateway.clone());
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let names: Vec<String> = gateway
+        .catalog()
+        .services()
+        .iter()
+        .map(|s| s.full_name.clone())
+        .collect();
+    for name in &names {
+        health_reporter
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(bss::bss_open_api_server::BssOpenApiServer::new(
+            handler.clone(),
+        ))
+        .add_service(cloudsso::cloud_sso_server::CloudSsoServer::new(
+            handler.clone(),
+        ))
+        .add_service(sddp::sddp_server::SddpServer::new(handler.clone()))
+        .add_service(dlc::dlc_server::DlcServer::new(handler));
+    let incoming = TcpListenerStream::new(listener);
+    let server = router.serve_with_incoming_shutdown(incoming, async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.map_err(ServeError::from),
+        () = shutdown => {}
+    }
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "shutting down: no new calls, finishing in-flight ones"
+    );
+    for name in &names {
+        health_reporter
+            .set_service_status(name, tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+    let _ = stop_tx.send(true);
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result.map_err(ServeError::from),
+        Err(_) => {
+            tracing::warn!("grace period over; abandoning the calls still in flight");
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
