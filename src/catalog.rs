@@ -201,9 +201,11 @@ impl Catalog {
         let mut response_names = HashMap::new();
         for message in pool.all_messages() {
             for field in message.fields() {
-                if let Some(rule) =
-                    option_message::<opts::FieldRule>(&field.options(), &ext.field, field.full_name())?
-                {
+                if let Some(rule) = option_message::<opts::FieldRule>(
+                    &field.options(),
+                    &ext.field,
+                    field.full_name(),
+                )? {
                     response_names.insert(field.full_name().to_string(), rule.name);
                 }
             }
@@ -222,18 +224,27 @@ impl Catalog {
                 return Err(opt_err(sd.full_name(), "service option has no vendor"));
             }
             if rule.endpoint_key.is_empty() || rule.version.is_empty() {
-                return Err(opt_err(sd.full_name(), "endpoint_key and version are required"));
+                return Err(opt_err(
+                    sd.full_name(),
+                    "endpoint_key and version are required",
+                ));
             }
             if rule.vendor() == Vendor::Tencent && rule.signing_service.is_empty() {
-                return Err(opt_err(sd.full_name(), "Tencent services need signing_service"));
+                return Err(opt_err(
+                    sd.full_name(),
+                    "Tencent services need signing_service",
+                ));
             }
             let service = Arc::new(Service {
                 full_name: sd.full_name().to_string(),
                 rule,
             });
             for md in sd.methods() {
-                let rule = option_message::<opts::MethodRule>(&md.options(), &ext.method, md.full_name())?
-                    .ok_or_else(|| opt_err(md.full_name(), "method has no (cloudgate.v1.method) option"))?;
+                let rule =
+                    option_message::<opts::MethodRule>(&md.options(), &ext.method, md.full_name())?
+                        .ok_or_else(|| {
+                            opt_err(md.full_name(), "method has no (cloudgate.v1.method) option")
+                        })?;
                 if rule.action.is_empty() {
                     return Err(opt_err(md.full_name(), "method option has no action"));
                 }
@@ -245,9 +256,17 @@ impl Catalog {
                         &ext.field,
                         field.full_name(),
                     )?
-                    .ok_or_else(|| opt_err(field.full_name(), "request field has no (cloudgate.v1.field) option"))?;
+                    .ok_or_else(|| {
+                        opt_err(
+                            field.full_name(),
+                            "request field has no (cloudgate.v1.field) option",
+                        )
+                    })?;
                     if frule.name.is_empty() {
-                        return Err(opt_err(field.full_name(), "field option has no vendor name"));
+                        return Err(opt_err(
+                            field.full_name(),
+                            "field option has no vendor name",
+                        ));
                     }
                     check_field_kind(&field)?;
                     if frule.encoding() == WireEncoding::Unspecified {
@@ -394,7 +413,11 @@ mod tests {
     #[test]
     fn loads_all_five_operations_from_the_options() {
         let c = Catalog::load().unwrap();
-        let mut actions: Vec<_> = c.operations().iter().map(|o| o.action().to_string()).collect();
+        let mut actions: Vec<_> = c
+            .operations()
+            .iter()
+            .map(|o| o.action().to_string())
+            .collect();
         actions.sort();
         assert_eq!(
             actions,
@@ -421,15 +444,31 @@ mod tests {
     #[test]
     fn request_fields_carry_vendor_names_and_encodings() {
         let c = Catalog::load().unwrap();
-        let op = c.by_action(Vendor::Alibaba, "ModifyAccountRelation").unwrap();
-        let role = op.fields.iter().find(|f| f.proto_name() == "role_codes").unwrap();
+        let op = c
+            .by_action(Vendor::Alibaba, "ModifyAccountRelation")
+            .unwrap();
+        let role = op
+            .fields
+            .iter()
+            .find(|f| f.proto_name() == "role_codes")
+            .unwrap();
         assert_eq!(role.rule.name, "RoleCodes");
         assert_eq!(role.rule.encoding(), WireEncoding::QueryFlatList);
-        let nick = op.fields.iter().find(|f| f.proto_name() == "child_nick").unwrap();
+        let nick = op
+            .fields
+            .iter()
+            .find(|f| f.proto_name() == "child_nick")
+            .unwrap();
         assert!(nick.rule.required);
         assert_eq!(nick.rule.encoding(), WireEncoding::Query);
-        let srus = c.by_action(Vendor::Alibaba, "SetResellerUserStatus").unwrap();
-        let owner = srus.fields.iter().find(|f| f.proto_name() == "owner_id").unwrap();
+        let srus = c
+            .by_action(Vendor::Alibaba, "SetResellerUserStatus")
+            .unwrap();
+        let owner = srus
+            .fields
+            .iter()
+            .find(|f| f.proto_name() == "owner_id")
+            .unwrap();
         assert!(owner.pattern.as_ref().unwrap().is_match("1234"));
         assert!(!owner.pattern.as_ref().unwrap().is_match("12a4"));
     }
@@ -437,7 +476,9 @@ mod tests {
     #[test]
     fn error_lookup_prefers_operation_codes_and_falls_back_to_parents() {
         let c = Catalog::load().unwrap();
-        let srus = c.by_action(Vendor::Alibaba, "SetResellerUserStatus").unwrap();
+        let srus = c
+            .by_action(Vendor::Alibaba, "SetResellerUserStatus")
+            .unwrap();
         let e = c.error(srus, "-116").unwrap();
         assert_eq!(e.grpc_code(), GrpcCode::FailedPrecondition);
         // InternalError is documented by BSS with HTTP 400.
@@ -448,11 +489,15 @@ mod tests {
         assert_eq!(t.code, "Throttling");
         let dlc = c.by_action(Vendor::Tencent, "ModifyUserType").unwrap();
         assert_eq!(
-            c.error(dlc, "UnauthorizedOperation.UserNotExist").unwrap().grpc_code(),
+            c.error(dlc, "UnauthorizedOperation.UserNotExist")
+                .unwrap()
+                .grpc_code(),
             GrpcCode::NotFound
         );
         assert_eq!(
-            c.error(dlc, "RequestLimitExceeded.IPLimitExceeded").unwrap().class(),
+            c.error(dlc, "RequestLimitExceeded.IPLimitExceeded")
+                .unwrap()
+                .class(),
             ErrorClass::Throttled
         );
         assert!(c.error(dlc, "NoSuchThing").is_none());
@@ -461,7 +506,10 @@ mod tests {
     #[test]
     fn response_field_vendor_names_come_from_options() {
         let c = Catalog::load().unwrap();
-        let msg = c.pool().get_message_by_name("aliyun.sddp.v20190103.UserStatus").unwrap();
+        let msg = c
+            .pool()
+            .get_message_by_name("aliyun.sddp.v20190103.UserStatus")
+            .unwrap();
         let f = msg.get_field_by_name("use_oss_size").unwrap();
         assert_eq!(c.vendor_name(&f), "UseOssSize");
         assert_eq!(msg.fields().len(), 21);
@@ -470,11 +518,28 @@ mod tests {
     #[test]
     fn every_host_follows_the_documented_rules() {
         let c = Catalog::load().unwrap();
-        let sddp = c.services().iter().find(|s| s.rule.endpoint_key == "sddp").unwrap();
-        assert_eq!(sddp.host_for("cn-hongkong"), "sddp-api.cn-hongkong.aliyuncs.com");
-        assert_eq!(sddp.host_for("cn-zhangjiakou"), "sddp.cn-zhangjiakou.aliyuncs.com");
-        let bss = c.services().iter().find(|s| s.rule.endpoint_key == "bssopenapi").unwrap();
+        let sddp = c
+            .services()
+            .iter()
+            .find(|s| s.rule.endpoint_key == "sddp")
+            .unwrap();
+        assert_eq!(
+            sddp.host_for("cn-hongkong"),
+            "sddp-api.cn-hongkong.aliyuncs.com"
+        );
+        assert_eq!(
+            sddp.host_for("cn-zhangjiakou"),
+            "sddp.cn-zhangjiakou.aliyuncs.com"
+        );
+        let bss = c
+            .services()
+            .iter()
+            .find(|s| s.rule.endpoint_key == "bssopenapi")
+            .unwrap();
         assert_eq!(bss.host_for("cn-hangzhou"), "business.aliyuncs.com");
-        assert_eq!(bss.host_for("eu-central-1"), "business.ap-southeast-1.aliyuncs.com");
+        assert_eq!(
+            bss.host_for("eu-central-1"),
+            "business.ap-southeast-1.aliyuncs.com"
+        );
     }
 }

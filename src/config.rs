@@ -209,9 +209,11 @@ pub fn valid_region(region: &str) -> bool {
     first_ok
         && !rest.is_empty()
         && region.len() <= 64
-        && rest
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && rest.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 impl Config {
@@ -242,7 +244,10 @@ impl Config {
     pub fn validate(file: FileConfig, catalog: &Catalog) -> Result<Self, ConfigError> {
         let listen_text = file.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen: SocketAddr = listen_text.parse().map_err(|_| {
-            invalid("listen", format!("{listen_text:?} is not an address like 127.0.0.1:50051"))
+            invalid(
+                "listen",
+                format!("{listen_text:?} is not an address like 127.0.0.1:50051"),
+            )
         })?;
 
         let known = catalog.endpoint_keys();
@@ -270,7 +275,10 @@ impl Config {
                 return Err(invalid(k, format!("unknown product (known: {known_list})")));
             }
             if !valid_region(value) {
-                return Err(invalid(k, format!("{value:?} is not a region id like cn-hangzhou")));
+                return Err(invalid(
+                    k,
+                    format!("{value:?} is not a region id like cn-hangzhou"),
+                ));
             }
             regions.insert(key.clone(), value.clone());
         }
@@ -300,15 +308,30 @@ impl Config {
         let http = HttpSettings {
             proxy,
             no_proxy: file.http.no_proxy.clone(),
-            connect_timeout: positive("http.connect_timeout_ms", file.http.connect_timeout_ms, 5_000)?,
-            request_timeout: positive("http.request_timeout_ms", file.http.request_timeout_ms, 30_000)?,
+            connect_timeout: positive(
+                "http.connect_timeout_ms",
+                file.http.connect_timeout_ms,
+                5_000,
+            )?,
+            request_timeout: positive(
+                "http.request_timeout_ms",
+                file.http.request_timeout_ms,
+                30_000,
+            )?,
             pool_max_idle_per_host: file.http.pool_max_idle_per_host.unwrap_or(32),
         };
-        let shutdown_grace =
-            positive("server.shutdown_grace_ms", file.server.shutdown_grace_ms, 10_000)?;
+        let shutdown_grace = positive(
+            "server.shutdown_grace_ms",
+            file.server.shutdown_grace_ms,
+            10_000,
+        )?;
 
         for (name, profile) in &file.profiles {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(invalid(
                     format!("profiles.{name}"),
                     "profile names use letters, digits, '-' and '_'",
@@ -342,7 +365,11 @@ impl Config {
 fn validate_keys(prefix: &str, k: &KeySection) -> Result<(), ConfigError> {
     let pairs = [
         ("access_key_id", &k.access_key_id, &k.access_key_id_env),
-        ("access_key_secret", &k.access_key_secret, &k.access_key_secret_env),
+        (
+            "access_key_secret",
+            &k.access_key_secret,
+            &k.access_key_secret_env,
+        ),
         ("security_token", &k.security_token, &k.security_token_env),
     ];
     for (name, literal, env) in pairs {
@@ -356,7 +383,9 @@ fn validate_keys(prefix: &str, k: &KeySection) -> Result<(), ConfigError> {
     let has_keys = k.access_key_id.is_some() || k.access_key_id_env.is_some();
     let has_secret = k.access_key_secret.is_some() || k.access_key_secret_env.is_some();
     match (&k.file_profile, has_keys, has_secret) {
-        (Some(_), false, false) if k.security_token.is_none() && k.security_token_env.is_none() => Ok(()),
+        (Some(_), false, false) if k.security_token.is_none() && k.security_token_env.is_none() => {
+            Ok(())
+        }
         (Some(_), _, _) => Err(invalid(
             format!("{prefix}.file_profile"),
             "file_profile cannot be combined with keys",
@@ -426,9 +455,16 @@ mod tests {
         assert!(e.contains("listn"), "{e}");
         let e = parse("[http]\nproxi = \"x\"").unwrap_err().to_string();
         assert!(e.contains("proxi"), "{e}");
-        let e = parse("[endpoints]\necs = \"http://x\"").unwrap_err().to_string();
-        assert!(e.contains("endpoints.ecs") && e.contains("bssopenapi"), "{e}");
-        let e = parse("[profiles.p.alibaba]\naccess_key = \"x\"").unwrap_err().to_string();
+        let e = parse("[endpoints]\necs = \"http://x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("endpoints.ecs") && e.contains("bssopenapi"),
+            "{e}"
+        );
+        let e = parse("[profiles.p.alibaba]\naccess_key = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("access_key"), "{e}");
     }
 
@@ -458,10 +494,23 @@ mod tests {
 
     #[test]
     fn region_ids() {
-        for ok in ["cn-hangzhou", "ap-southeast-1", "rus-west-1-pop", "ap-guangzhou"] {
+        for ok in [
+            "cn-hangzhou",
+            "ap-southeast-1",
+            "rus-west-1-pop",
+            "ap-guangzhou",
+        ] {
             assert!(valid_region(ok), "{ok}");
         }
-        for bad in ["", "cn", "CN-hangzhou", "cn_hangzhou", "cn-", "x-1", "cn-hangzhou/../"] {
+        for bad in [
+            "",
+            "cn",
+            "CN-hangzhou",
+            "cn_hangzhou",
+            "cn-",
+            "x-1",
+            "cn-hangzhou/../",
+        ] {
             assert!(!valid_region(bad), "{bad}");
         }
     }

@@ -20,22 +20,36 @@ pub fn alibaba_default_chain(env: EnvLookup, home: Option<&Path>) -> Result<Cred
 
 fn from_env(env: EnvLookup) -> Result<Option<Credential>, String> {
     let pair = |id: &str, secret: &str| Some((env(id)?, env(secret)?));
-    let Some((id, secret)) = pair("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-        .or_else(|| pair("ALIYUN_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_SECRET"))
-    else {
+    let Some((id, secret)) = pair(
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    )
+    .or_else(|| pair("ALIYUN_ACCESS_KEY_ID", "ALIYUN_ACCESS_KEY_SECRET")) else {
         return Ok(None);
     };
-    Credential::new(id, secret, env("ALIBABA_CLOUD_SECURITY_TOKEN"), "environment")
-        .map(Some)
-        .map_err(|e| format!("environment credentials: {e}"))
+    Credential::new(
+        id,
+        secret,
+        env("ALIBABA_CLOUD_SECURITY_TOKEN"),
+        "environment",
+    )
+    .map(Some)
+    .map_err(|e| format!("environment credentials: {e}"))
 }
 
 /// The CLI profile file, then the INI file. `profile` overrides
 /// `ALIBABA_CLOUD_PROFILE` (and the CLI file's `current`).
-pub fn from_files(env: EnvLookup, home: Option<&Path>, profile: Option<&str>) -> Result<Credential, String> {
-    let chosen = profile.map(str::to_string).or_else(|| env("ALIBABA_CLOUD_PROFILE"));
+pub fn from_files(
+    env: EnvLookup,
+    home: Option<&Path>,
+    profile: Option<&str>,
+) -> Result<Credential, String> {
+    let chosen = profile
+        .map(str::to_string)
+        .or_else(|| env("ALIBABA_CLOUD_PROFILE"));
     let mut tried = Vec::new();
-    let cli_disabled = env("ALIBABA_CLOUD_CLI_PROFILE_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let cli_disabled =
+        env("ALIBABA_CLOUD_CLI_PROFILE_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if !cli_disabled {
         if let Some(path) = home.map(|h| h.join(".aliyun").join("config.json")) {
             match from_cli_file(&path, chosen.as_deref()) {
@@ -68,17 +82,30 @@ fn from_cli_file(path: &Path, profile: Option<&str>) -> Result<Option<Credential
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
     let name = profile
         .map(str::to_string)
-        .or_else(|| doc.get("current").and_then(|v| v.as_str()).map(str::to_string))
+        .or_else(|| {
+            doc.get("current")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "default".to_string());
-    let profiles = doc.get("profiles").and_then(|p| p.as_array()).ok_or("no \"profiles\" list")?;
+    let profiles = doc
+        .get("profiles")
+        .and_then(|p| p.as_array())
+        .ok_or("no \"profiles\" list")?;
     let p = profiles
         .iter()
         .find(|p| p.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
         .ok_or_else(|| format!("no profile named {name:?}"))?;
-    let field = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let field = |k: &str| {
+        p.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
     let mode = field("mode");
     let token = match mode.as_str() {
         "AK" => None,
@@ -89,9 +116,14 @@ fn from_cli_file(path: &Path, profile: Option<&str>) -> Result<Option<Credential
             ))
         }
     };
-    Credential::new(field("access_key_id"), field("access_key_secret"), token, path.display().to_string())
-        .map(Some)
-        .map_err(|e| format!("profile {name:?}: {e}"))
+    Credential::new(
+        field("access_key_id"),
+        field("access_key_secret"),
+        token,
+        path.display().to_string(),
+    )
+    .map(Some)
+    .map_err(|e| format!("profile {name:?}: {e}"))
 }
 
 fn from_ini_file(path: &Path, section: &str) -> Result<Option<Credential>, String> {
@@ -99,7 +131,9 @@ fn from_ini_file(path: &Path, section: &str) -> Result<Option<Credential>, Strin
         return Ok(None);
     }
     let ini = ini::Ini::load_from_file(path).map_err(|e| e.to_string())?;
-    let s = ini.section(Some(section)).ok_or_else(|| format!("no section [{section}]"))?;
+    let s = ini
+        .section(Some(section))
+        .ok_or_else(|| format!("no section [{section}]"))?;
     // The SDK drops everything after '#' in a value.
     let get = |k: &str| {
         s.get(k)
@@ -108,11 +142,18 @@ fn from_ini_file(path: &Path, section: &str) -> Result<Option<Credential>, Strin
     };
     let kind = get("type");
     if kind != "access_key" {
-        return Err(format!("section [{section}] has type {kind:?}; only access_key is supported"));
+        return Err(format!(
+            "section [{section}] has type {kind:?}; only access_key is supported"
+        ));
     }
-    Credential::new(get("access_key_id"), get("access_key_secret"), None, path.display().to_string())
-        .map(Some)
-        .map_err(|e| format!("section [{section}]: {e}"))
+    Credential::new(
+        get("access_key_id"),
+        get("access_key_secret"),
+        None,
+        path.display().to_string(),
+    )
+    .map(Some)
+    .map_err(|e| format!("section [{section}]: {e}"))
 }
 
 #[cfg(test)]
@@ -174,6 +215,9 @@ mod tests {
     fn nothing_configured_says_what_was_tried() {
         let home = tempfile::tempdir().unwrap();
         let e = alibaba_default_chain(&|_| None, Some(home.path())).unwrap_err();
-        assert!(e.contains("ALIBABA_CLOUD_ACCESS_KEY_ID") && e.contains("config.json"), "{e}");
+        assert!(
+            e.contains("ALIBABA_CLOUD_ACCESS_KEY_ID") && e.contains("config.json"),
+            "{e}"
+        );
     }
 }

@@ -163,13 +163,22 @@ impl CredentialStore {
     }
 
     /// Adds or replaces a profile with fixed credentials.
-    pub fn insert(&mut self, profile: &str, alibaba: Option<Credential>, tencent: Option<Credential>) {
+    pub fn insert(
+        &mut self,
+        profile: &str,
+        alibaba: Option<Credential>,
+        tencent: Option<Credential>,
+    ) {
         let missing = |v: &str| Err(format!("the profile declares no {v} credentials"));
         self.profiles.insert(
             profile.to_string(),
             ProfileCredentials {
-                alibaba: alibaba.map(Arc::new).map_or_else(|| missing("Alibaba Cloud"), Ok),
-                tencent: tencent.map(Arc::new).map_or_else(|| missing("Tencent Cloud"), Ok),
+                alibaba: alibaba
+                    .map(Arc::new)
+                    .map_or_else(|| missing("Alibaba Cloud"), Ok),
+                tencent: tencent
+                    .map(Arc::new)
+                    .map_or_else(|| missing("Tencent Cloud"), Ok),
             },
         );
     }
@@ -215,7 +224,11 @@ impl CredentialStore {
     }
 }
 
-fn value(literal: &Option<String>, env_name: &Option<String>, env: EnvLookup) -> Result<Option<String>, String> {
+fn value(
+    literal: &Option<String>,
+    env_name: &Option<String>,
+    env: EnvLookup,
+) -> Result<Option<String>, String> {
     match (literal, env_name) {
         (Some(v), _) => Ok(Some(v.clone())),
         (None, Some(name)) => env(name)
@@ -265,7 +278,12 @@ mod tests {
     fn whitespace_and_empty_values_are_rejected() {
         assert!(Credential::new(" id".into(), "s".into(), None, "t").is_err());
         assert!(Credential::new("id".into(), "".into(), None, "t").is_err());
-        assert!(Credential::new("id".into(), "s".into(), Some("".into()), "t").unwrap().token.is_none());
+        assert!(
+            Credential::new("id".into(), "s".into(), Some("".into()), "t")
+                .unwrap()
+                .token
+                .is_none()
+        );
     }
 
     #[test]
@@ -283,9 +301,15 @@ mod tests {
         assert_eq!(c.secret.expose(), "s3cr3t");
         let e = store.get("ops", Vendor::Tencent).unwrap_err().to_string();
         assert!(e.contains("ops") && e.contains("tencent"), "{e}");
-        assert!(matches!(store.get("nope", Vendor::Alibaba), Err(GatewayError::UnknownProfile(_))));
+        assert!(matches!(
+            store.get("nope", Vendor::Alibaba),
+            Err(GatewayError::UnknownProfile(_))
+        ));
         // The default profile exists even when nothing is configured, and says why it is unusable.
-        let e = store.get("default", Vendor::Alibaba).unwrap_err().to_string();
+        let e = store
+            .get("default", Vendor::Alibaba)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ALIBABA_CLOUD_ACCESS_KEY_ID"), "{e}");
     }
 

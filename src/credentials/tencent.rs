@@ -11,7 +11,10 @@ use super::{Credential, EnvLookup};
 
 /// Environment → profile file; the error lists what was tried.
 pub fn tencent_default_chain(env: EnvLookup, home: Option<&Path>) -> Result<Credential, String> {
-    if let (Some(id), Some(key)) = (env("TENCENTCLOUD_SECRET_ID"), env("TENCENTCLOUD_SECRET_KEY")) {
+    if let (Some(id), Some(key)) = (
+        env("TENCENTCLOUD_SECRET_ID"),
+        env("TENCENTCLOUD_SECRET_KEY"),
+    ) {
         let token = env("TENCENTCLOUD_SESSION_TOKEN").or_else(|| env("TENCENTCLOUD_TOKEN"));
         return Credential::new(id, key, token, "environment")
             .map_err(|e| format!("environment credentials: {e}"));
@@ -23,7 +26,11 @@ pub fn tencent_default_chain(env: EnvLookup, home: Option<&Path>) -> Result<Cred
 
 /// The profile file: `TENCENTCLOUD_CREDENTIALS_FILE`, `~/.tencentcloud/credentials`,
 /// then `/etc/tencentcloud/credentials`; section `profile` (default `default`).
-pub fn from_files(env: EnvLookup, home: Option<&Path>, profile: Option<&str>) -> Result<Credential, String> {
+pub fn from_files(
+    env: EnvLookup,
+    home: Option<&Path>,
+    profile: Option<&str>,
+) -> Result<Credential, String> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(p) = env("TENCENTCLOUD_CREDENTIALS_FILE") {
         candidates.push(p.into());
@@ -42,11 +49,19 @@ pub fn from_files(env: EnvLookup, home: Option<&Path>, profile: Option<&str>) ->
             .section(Some(section))
             .ok_or_else(|| format!("{}: no section [{section}]", path.display()))?;
         let get = |k: &str| s.get(k).unwrap_or_default().to_string();
-        return Credential::new(get("secret_id"), get("secret_key"), None, path.display().to_string())
-            .map_err(|e| format!("{} [{section}]: {e}", path.display()));
+        return Credential::new(
+            get("secret_id"),
+            get("secret_key"),
+            None,
+            path.display().to_string(),
+        )
+        .map_err(|e| format!("{} [{section}]: {e}", path.display()));
     }
     let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-    Err(format!("no credentials file ({} not found)", list.join(", ")))
+    Err(format!(
+        "no credentials file ({} not found)",
+        list.join(", ")
+    ))
 }
 
 #[cfg(test)]
