@@ -25,6 +25,9 @@ pub const PROFILE_HEADER: &str = "x-cloud-profile";
 /// Metadata key overriding the region.
 pub const REGION_HEADER: &str = "x-cloud-region";
 
+/// How much earlier than the caller's deadline the gateway gives up.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
+
 /// The tower stack a vendor call runs through.
 pub type VendorStack = BoxCloneSyncService<VendorCall, VendorReply, GatewayError>;
 
@@ -136,7 +139,9 @@ impl Gateway {
             .map(|v| v.to_str().ok().and_then(parse_grpc_timeout))
         {
             None => None,
-            Some(Some(d)) => Some(Instant::now() + d),
+            // tonic's transport enforces grpc-timeout too (answering CANCELLED);
+            // finish a little earlier so the caller gets DEADLINE_EXCEEDED with details.
+            Some(Some(d)) => Some(Instant::now() + d - (d / 10).min(DEADLINE_MARGIN)),
             Some(None) => {
                 violations.push(FieldViolation::new("grpc-timeout", "is malformed"));
                 None

@@ -6,6 +6,7 @@ pub mod app;
 pub mod catalog;
 pub mod config;
 pub mod credentials;
+pub mod emulator;
 pub mod error;
 pub mod forward;
 pub mod gateway;

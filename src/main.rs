@@ -1,1 +1,159 @@
-fn main() {}
+//! The `cloudgate` command: `serve` (the gateway, optionally with the built-in
+//! vendor emulator) and `emulator` (the emulator alone).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use cloudgate::catalog::{Catalog, Vendor};
+use cloudgate::config::Config;
+use cloudgate::credentials::{process_env, Credential, CredentialStore};
+use cloudgate::emulator::{self, EmulatorConfig};
+use cloudgate::{app, server};
+
+#[derive(Parser)]
+#[command(
+    name = "cloudgate",
+    version,
+    about = "gRPC gateway to Alibaba Cloud and Tencent Cloud RPC APIs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC gateway.
+    Serve {
+        /// TOML config file (every key optional).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// gRPC listen address (overrides the config's `listen`).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Start the vendor emulator in-process, point every endpoint at it and
+        /// sign with throwaway credentials it accepts.
+        #[arg(long)]
+        emulate: bool,
+    },
+    /// Run the vendor emulator alone (demo keys; see README).
+    Emulator {
+        /// HTTP listen address.
+        #[arg(long, default_value = "127.0.0.1:18080")]
+        listen: SocketAddr,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            listen,
+            emulate,
+        } => serve(config, listen, emulate).await,
+        Command::Emulator { listen } => run_emulator(listen).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cloudgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    config_path: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    emulate: bool,
+) -> Result<(), String> {
+    let catalog = Arc::new(Catalog::load().map_err(|e| e.to_string())?);
+    let mut config = match &config_path {
+        Some(path) => Config::from_file(path, &catalog).map_err(|e| e.to_string())?,
+        None => Config::default_for(&catalog),
+    };
+    if let Some(addr) = listen {
+        config.listen = addr;
+    }
+
+    let mut emulator_handle = None;
+    let credentials = if emulate {
+        let emu_config = EmulatorConfig::random();
+        let pick = |vendor: Vendor| -> Result<Credential, String> {
+            let key = emu_config
+                .keys
+                .iter()
+                .find(|k| k.vendor == vendor)
+                .ok_or("emulator has no key for a vendor")?;
+            Credential::new(
+                key.id.clone(),
+                key.secret.clone(),
+                key.token.clone(),
+                "emulator (throwaway)",
+            )
+        };
+        let store = CredentialStore::fixed(pick(Vendor::Alibaba)?, pick(Vendor::Tencent)?);
+        let handle = emulator::spawn(
+            "127.0.0.1:0".parse().expect("valid address"),
+            emu_config,
+            catalog.clone(),
+        )
+        .await
+        .map_err(|e| format!("cannot start the emulator: {e}"))?;
+        let base: url::Url = handle
+            .base_url()
+            .parse()
+            .map_err(|e| format!("emulator URL: {e}"))?;
+        for key in catalog.endpoint_keys() {
+            config.endpoints.insert(key.to_string(), base.clone());
+        }
+        println!("vendor emulator listening on {}", handle.base_url());
+        emulator_handle = Some(handle);
+        store
+    } else {
+        let home = dirs::home_dir();
+        CredentialStore::from_config(&config, &process_env, home.as_deref())
+    };
+    for (profile, vendor, what) in credentials.describe() {
+        tracing::info!(%profile, vendor, credential = %what, "credentials");
+    }
+
+    let listen = config.listen;
+    let grace = config.shutdown_grace;
+    let gateway =
+        app::build(config, catalog, credentials).map_err(|e| format!("HTTP client: {e}"))?;
+    let listener = server::bind(listen).await.map_err(|e| e.to_string())?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("cloudgate listening on {local}");
+    let result = server::serve(listener, gateway, grace, server::shutdown_signal()).await;
+    if let Some(handle) = emulator_handle {
+        handle.shutdown().await;
+    }
+    result.map_err(|e| e.to_string())
+}
+
+async fn run_emulator(listen: SocketAddr) -> Result<(), String> {
+    let catalog = Arc::new(Catalog::load().map_err(|e| e.to_string())?);
+    let handle = emulator::spawn(listen, EmulatorConfig::demo(), catalog)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    println!("emulator listening on {}", handle.base_url());
+    server::shutdown_signal().await;
+    handle.shutdown().await;
+    Ok(())
+}

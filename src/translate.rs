@@ -62,7 +62,7 @@ fn check_value(f: &RequestField, field_path: &str, v: &Value, out: &mut Vec<Fiel
             return;
         }
     }
-    if !rule.allowed_values.is_empty() && !rule.allowed_values.iter().any(|a| *a == text) {
+    if !rule.allowed_values.is_empty() && !rule.allowed_values.contains(&text) {
         out.push(FieldViolation::new(
             field_path,
             format!("{text:?} is not one of {}", rule.allowed_values.join(", ")),

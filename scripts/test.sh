@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): installs what a fresh machine lacks, then
+# runs formatting and lint checks, every Rust test, and the official-SDK test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+log "toolchain components"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+log "cargo build (binary for the SDK test)"
+cargo build --bins
+
+log "Rust tests (unit + end to end)"
+cargo nextest run --no-fail-fast
+
+log "official vendor SDKs against the emulator"
+bash tests/sdk/run.sh target/debug/cloudgate

@@ -1,0 +1,176 @@
+//! Shared end-to-end fixtures: a vendor emulator and a gateway on loopback
+//! ports, and gRPC clients for every service.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use cloudgate::catalog::{Catalog, Vendor};
+use cloudgate::config::{Config, FileConfig};
+use cloudgate::credentials::{Credential, CredentialStore};
+use cloudgate::emulator::{self, EmulatorConfig, EmulatorHandle, EmulatorKey};
+use cloudgate::pb::aliyun::bssopenapi::v20171214::bss_open_api_client::BssOpenApiClient;
+use cloudgate::pb::aliyun::cloudsso::v20210515::cloud_sso_client::CloudSsoClient;
+use cloudgate::pb::aliyun::sddp::v20190103::sddp_client::SddpClient;
+use cloudgate::pb::tencentcloud::dlc::v20210125::dlc_client::DlcClient;
+use cloudgate::{app, server};
+use tonic::transport::Channel;
+
+/// Installs a test tracing subscriber once (logs captured by the test harness).
+pub fn trace_init() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "cloudgate=debug".into()),
+            )
+            .with_test_writer()
+            .try_init();
+    });
+}
+
+/// Keys of the default profile.
+pub const ALI_ID: &str = "LTAI5tE2eDefaultKey";
+pub const ALI_SECRET: &str = "e2e-alibaba-default-secret";
+pub const TC_ID: &str = "AKIDe2eDefaultKey000000000000000001";
+pub const TC_SECRET: &str = "e2e-tencent-default-secret";
+/// Keys of the `other` profile (an STS credential for Alibaba).
+pub const OTHER_ALI_ID: &str = "STS.e2eOtherKey";
+pub const OTHER_ALI_SECRET: &str = "e2e-other-secret";
+pub const OTHER_ALI_TOKEN: &str = "e2e-other-sts-token";
+/// A profile whose secret the emulator does not know (a wrong secret).
+pub const WRONG_PROFILE: &str = "wrong";
+
+pub struct Harness {
+    pub emulator: EmulatorHandle,
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Options for a harness.
+#[derive(Default)]
+pub struct Options {
+    /// Extra TOML appended to the generated config.
+    pub extra_toml: String,
+}
+
+fn key(vendor: Vendor, id: &str, secret: &str, token: Option<&str>) -> EmulatorKey {
+    EmulatorKey {
+        vendor,
+        id: id.into(),
+        secret: secret.into(),
+        token: token.map(str::to_string),
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        trace_init();
+        let catalog = Arc::new(Catalog::load().unwrap());
+        let emu_config = EmulatorConfig {
+            keys: vec![
+                key(Vendor::Alibaba, ALI_ID, ALI_SECRET, None),
+                key(Vendor::Tencent, TC_ID, TC_SECRET, None),
+                key(
+                    Vendor::Alibaba,
+                    OTHER_ALI_ID,
+                    OTHER_ALI_SECRET,
+                    Some(OTHER_ALI_TOKEN),
+                ),
+            ],
+        };
+        let emulator = emulator::spawn("127.0.0.1:0".parse().unwrap(), emu_config, catalog.clone())
+            .await
+            .unwrap();
+        let base = emulator.base_url();
+        let mut toml = String::from("[endpoints]\n");
+        for k in catalog.endpoint_keys() {
+            toml.push_str(&format!("{k} = \"{base}\"\n"));
+        }
+        toml.push_str(&options.extra_toml);
+        let file: FileConfig = toml::from_str(&toml).unwrap();
+        let config = Config::validate(file, &catalog).unwrap();
+
+        let cred = |id: &str, secret: &str, token: Option<&str>| {
+            Credential::new(id.into(), secret.into(), token.map(str::to_string), "test").unwrap()
+        };
+        let mut store =
+            CredentialStore::fixed(cred(ALI_ID, ALI_SECRET, None), cred(TC_ID, TC_SECRET, None));
+        store.insert(
+            "other",
+            Some(cred(OTHER_ALI_ID, OTHER_ALI_SECRET, Some(OTHER_ALI_TOKEN))),
+            None,
+        );
+        store.insert(
+            WRONG_PROFILE,
+            Some(cred(ALI_ID, "not-the-secret", None)),
+            Some(cred(TC_ID, "not-the-secret", None)),
+        );
+
+        let gateway = app::build(config, catalog, store).unwrap();
+        let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            server::serve(listener, gateway, Duration::from_secs(5), async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Self {
+            emulator,
+            addr,
+            channel,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    pub fn bss(&self) -> BssOpenApiClient<Channel> {
+        BssOpenApiClient::new(self.channel.clone())
+    }
+    pub fn cloudsso(&self) -> CloudSsoClient<Channel> {
+        CloudSsoClient::new(self.channel.clone())
+    }
+    pub fn sddp(&self) -> SddpClient<Channel> {
+        SddpClient::new(self.channel.clone())
+    }
+    pub fn dlc(&self) -> DlcClient<Channel> {
+        DlcClient::new(self.channel.clone())
+    }
+
+    /// Stops the gateway (graceful) and the emulator.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.emulator.shutdown().await;
+    }
+}
+
+/// A request with metadata entries.
+pub fn with_meta<T>(msg: T, meta: &[(&'static str, &str)]) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(msg);
+    for (k, v) in meta {
+        req.metadata_mut().insert(*k, v.parse().unwrap());
+    }
+    req
+}
