@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -48,13 +47,11 @@ async fn list_faults(State(emu): State<Arc<Emulator>>) -> Response {
     Json(json!({"faults": emu.faults()})).into_response()
 }
 
-async fn add_fault(
-    State(emu): State<Arc<Emulator>>,
-    body: Result<Json<Fault>, JsonRejection>,
-) -> Response {
-    let fault = match body {
-        Ok(Json(fault)) => fault,
-        Err(rejection) => return bad_request(rejection.body_text()),
+// The body is read as JSON whatever its Content-Type (curl -d sends a form type).
+async fn add_fault(State(emu): State<Arc<Emulator>>, body: axum::body::Bytes) -> Response {
+    let fault: Fault = match serde_json::from_slice(&body) {
+        Ok(fault) => fault,
+        Err(e) => return bad_request(format!("not a fault: {e}")),
     };
     if let Err(reason) = check_fault(&fault) {
         return bad_request(reason);

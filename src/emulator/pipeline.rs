@@ -92,7 +92,7 @@ pub(crate) async fn handle(emu: &Emulator, req: RawRequest, conn: Option<ConnCon
     tracing::info!(
         scheme = scheme.as_str(),
         action = %env.action,
-        access_key_id = key_bucket,
+        access_key_id = %crate::credentials::mask(key_bucket),
         http_status,
         outcome = %outcome,
         "emulated vendor call"
