@@ -11,11 +11,34 @@ use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::forward::Forwarder;
 use crate::gateway::{Gateway, VendorStack};
+use crate::ratelimit::{RateLimitLayer, RateLimiter};
+use crate::retry::RetryPolicy;
 use crate::transport::build_client;
 
-/// Builds the vendor-call stack over a forwarder.
-pub fn vendor_stack(forwarder: Forwarder) -> VendorStack {
-    BoxCloneSyncService::new(ServiceBuilder::new().service(forwarder))
+/// A gateway could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The HTTP client.
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The Redis URL.
+    #[error("rate limiter: {0}")]
+    Redis(#[from] crate::ratelimit::RedisDown),
+}
+
+/// Builds the vendor-call stack: retries outside the rate limiter outside the
+/// forwarder, so every attempt is limited and signed afresh.
+pub fn vendor_stack(
+    forwarder: Forwarder,
+    limiter: Arc<RateLimiter>,
+    retry: RetryPolicy,
+) -> VendorStack {
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(retry.layer())
+            .layer(RateLimitLayer::new(limiter))
+            .service(forwarder),
+    )
 }
 
 /// Builds a gateway.
@@ -23,8 +46,11 @@ pub fn build(
     config: Config,
     catalog: Arc<Catalog>,
     credentials: CredentialStore,
-) -> Result<Arc<Gateway>, reqwest::Error> {
+) -> Result<Arc<Gateway>, BuildError> {
     let client = build_client(&config.http)?;
+    let config = Arc::new(config);
+    let limiter = Arc::new(RateLimiter::new(config.clone())?);
+    let retry = RetryPolicy::new(config.retry.clone());
     let forwarder = Forwarder::new(
         client,
         catalog.clone(),
@@ -33,8 +59,9 @@ pub fn build(
     );
     Ok(Arc::new(Gateway::new(
         catalog,
-        Arc::new(config),
+        config,
         Arc::new(credentials),
-        vendor_stack(forwarder),
+        vendor_stack(forwarder, limiter.clone(), retry),
+        limiter,
     )))
 }

@@ -98,6 +98,18 @@ pub enum GatewayError {
         /// Why (never the secret itself).
         cause: String,
     },
+    /// The gateway's own rate limit refused the call; nothing was sent.
+    #[error("rate limit {limit_key} ({qps:.2}/s): {reason}; retry in {retry_after:?}")]
+    RateLimited {
+        /// The limit, e.g. `DescribeUserStatus@profile:default`.
+        limit_key: String,
+        /// The admitted rate of that limit.
+        qps: f64,
+        /// Why: waited too long, too many waiting, deadline too close.
+        reason: &'static str,
+        /// When a call could be admitted.
+        retry_after: Duration,
+    },
     /// The vendor answered with an error.
     #[error("{} {} failed: {}: {}", .0.detail.vendor, .0.detail.action, .0.detail.code, .0.detail.message)]
     Vendor(Box<VendorFailure>),
@@ -201,6 +213,7 @@ impl GatewayError {
                 Code::Unavailable
             }
             GatewayError::Vendor(f) => f.code,
+            GatewayError::RateLimited { .. } => Code::ResourceExhausted,
             GatewayError::DeadlineExceeded { .. } => Code::DeadlineExceeded,
             GatewayError::BadVendorResponse { http_status, .. } if *http_status >= 500 => {
                 Code::Unavailable
@@ -270,6 +283,36 @@ impl From<GatewayError> for tonic::Status {
                     vec![("profile", profile), ("vendor", vendor.to_string())],
                 )],
             ),
+            GatewayError::RateLimited {
+                limit_key,
+                qps,
+                reason,
+                retry_after,
+            } => {
+                let quota = pb::QuotaFailure {
+                    violations: vec![pb::quota_failure::Violation {
+                        subject: limit_key.clone(),
+                        description: format!("{qps:.2} calls/s: {reason}"),
+                        ..Default::default()
+                    }],
+                };
+                status(
+                    code,
+                    message,
+                    vec![
+                        error_info(
+                            "RATE_LIMITED",
+                            GATEWAY_DOMAIN,
+                            vec![
+                                ("limit", limit_key),
+                                ("outcome", Outcome::NotExecuted.as_str().into()),
+                            ],
+                        ),
+                        retry_info(retry_after),
+                        any("google.rpc.QuotaFailure", &quota),
+                    ],
+                )
+            }
             GatewayError::Vendor(failure) => {
                 let d = &failure.detail;
                 let mut meta = vec![

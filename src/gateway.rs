@@ -17,6 +17,7 @@ use crate::config::{valid_region, Config};
 use crate::credentials::{CredentialStore, DEFAULT_PROFILE};
 use crate::error::{FieldViolation, GatewayError};
 use crate::forward::VendorCall;
+use crate::ratelimit::RateLimiter;
 use crate::translate;
 use crate::vendors::{Target, VendorReply};
 
@@ -37,6 +38,7 @@ pub struct Gateway {
     config: Arc<Config>,
     credentials: Arc<CredentialStore>,
     stack: VendorStack,
+    limiter: Arc<RateLimiter>,
 }
 
 /// Parses a `grpc-timeout` value ("100m", "5S", ...).
@@ -83,13 +85,20 @@ impl Gateway {
         config: Arc<Config>,
         credentials: Arc<CredentialStore>,
         stack: VendorStack,
+        limiter: Arc<RateLimiter>,
     ) -> Self {
         Self {
             catalog,
             config,
             credentials,
             stack,
+            limiter,
         }
+    }
+
+    /// The rate limiter (for its counters).
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
     }
 
     /// The catalog.

@@ -135,8 +135,7 @@ async fn serve(
 
     let listen = config.listen;
     let grace = config.shutdown_grace;
-    let gateway =
-        app::build(config, catalog, credentials).map_err(|e| format!("HTTP client: {e}"))?;
+    let gateway = app::build(config, catalog, credentials).map_err(|e| e.to_string())?;
     let listener = server::bind(listen).await.map_err(|e| e.to_string())?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!("cloudgate listening on {local}");

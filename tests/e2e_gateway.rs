@@ -17,6 +17,14 @@ use support::{with_meta, Harness, Options};
 use tonic::Code;
 use tonic_types::StatusExt;
 
+/// Error mapping is checked one attempt at a time here; retries have their own tests.
+async fn start() -> Harness {
+    Harness::with(Options {
+        extra_toml: "[retry]\nmax_attempts = 1\n".into(),
+    })
+    .await
+}
+
 fn srus() -> bss::SetResellerUserStatusRequest {
     bss::SetResellerUserStatusRequest {
         owner_id: "1234567890123456".into(),
@@ -65,7 +73,7 @@ fn vendor_error(st: &tonic::Status) -> VendorError {
 
 #[tokio::test]
 async fn set_reseller_user_status_success_with_every_field() {
-    let h = Harness::start().await;
+    let h = start().await;
     let resp = h
         .bss()
         .set_reseller_user_status(srus())
@@ -94,7 +102,7 @@ async fn set_reseller_user_status_success_with_every_field() {
 
 #[tokio::test]
 async fn modify_account_relation_sends_lists_like_the_sdk() {
-    let h = Harness::start().await;
+    let h = start().await;
     let req = bss::ModifyAccountRelationRequest {
         relation_type: Some("enterprise_group".into()),
         relation_operation: "ADD".into(),
@@ -138,7 +146,7 @@ async fn modify_account_relation_sends_lists_like_the_sdk() {
 
 #[tokio::test]
 async fn update_user_status_and_describe_user_status_success() {
-    let h = Harness::start().await;
+    let h = start().await;
     let resp = h
         .cloudsso()
         .update_user_status(cloudsso::UpdateUserStatusRequest {
@@ -193,7 +201,7 @@ async fn update_user_status_and_describe_user_status_success() {
 
 #[tokio::test]
 async fn modify_user_type_success_with_region_metadata() {
-    let h = Harness::start().await;
+    let h = start().await;
     let mut req = mut_user_type();
     req.account_type = Some("EntraAccount".into());
     let resp = h
@@ -219,7 +227,7 @@ async fn modify_user_type_success_with_region_metadata() {
 
 #[tokio::test]
 async fn validation_failure_names_fields_and_never_reaches_the_vendor() {
-    let h = Harness::start().await;
+    let h = start().await;
     let st = h
         .bss()
         .set_reseller_user_status(bss::SetResellerUserStatusRequest {
@@ -268,7 +276,7 @@ async fn validation_failure_names_fields_and_never_reaches_the_vendor() {
 
 #[tokio::test]
 async fn vendor_throttling_is_resource_exhausted_with_retry_info() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.emulator.inject(error_fault(
         "UpdateUserStatus",
         "Throttling.User",
@@ -300,7 +308,7 @@ async fn vendor_throttling_is_resource_exhausted_with_retry_info() {
 
 #[tokio::test]
 async fn documented_error_classes_map_to_grpc_codes() {
-    let h = Harness::start().await;
+    let h = start().await;
     // (action, code, http status, expected gRPC code)
     let cases = [
         (
@@ -374,7 +382,7 @@ async fn documented_error_classes_map_to_grpc_codes() {
 
 #[tokio::test]
 async fn bss_failure_inside_http_200_is_an_error() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.emulator
         .inject(error_fault("SetResellerUserStatus", "-116", Some(200)));
     let st = h.bss().set_reseller_user_status(srus()).await.unwrap_err();
@@ -387,7 +395,7 @@ async fn bss_failure_inside_http_200_is_an_error() {
 
 #[tokio::test]
 async fn unknown_outcome_of_a_mutating_call_is_reported() {
-    let h = Harness::start().await;
+    let h = start().await;
     // Internal error on a mutation: may have happened.
     h.emulator.inject(error_fault(
         "SetResellerUserStatus",
@@ -419,7 +427,7 @@ async fn unknown_outcome_of_a_mutating_call_is_reported() {
 
 #[tokio::test]
 async fn deadline_bounds_the_vendor_call() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.emulator
         .inject(fault("DescribeUserStatus", FaultKind::Delay { ms: 3000 }));
     let mut req = tonic::Request::new(sddp::DescribeUserStatusRequest::default());
@@ -434,7 +442,7 @@ async fn deadline_bounds_the_vendor_call() {
 
 #[tokio::test]
 async fn profiles_select_credentials_and_unknown_ones_are_rejected() {
-    let h = Harness::start().await;
+    let h = start().await;
     // The `other` profile holds an STS credential: the emulator requires its token.
     h.sddp()
         .describe_user_status(with_meta(
@@ -470,7 +478,7 @@ async fn profiles_select_credentials_and_unknown_ones_are_rejected() {
 
 #[tokio::test]
 async fn a_wrong_secret_is_caught_by_the_vendor_signature_check() {
-    let h = Harness::start().await;
+    let h = start().await;
     let st = h
         .sddp()
         .describe_user_status(with_meta(
@@ -499,7 +507,7 @@ async fn a_wrong_secret_is_caught_by_the_vendor_signature_check() {
 #[tokio::test]
 async fn rpc_v1_signing_is_selectable_in_config() {
     let h = Harness::with(Options {
-        extra_toml: "[signing]\nalibaba = \"rpc-v1\"\n".into(),
+        extra_toml: "[signing]\nalibaba = \"rpc-v1\"\n[retry]\nmax_attempts = 1\n".into(),
     })
     .await;
     h.bss().set_reseller_user_status(srus()).await.unwrap();
@@ -522,7 +530,7 @@ async fn rpc_v1_signing_is_selectable_in_config() {
 
 #[tokio::test]
 async fn every_attempt_gets_a_fresh_nonce() {
-    let h = Harness::start().await;
+    let h = start().await;
     for _ in 0..3 {
         h.sddp()
             .describe_user_status(sddp::DescribeUserStatusRequest::default())

@@ -11,6 +11,12 @@ use url::Url;
 
 use crate::catalog::Catalog;
 
+mod limits;
+pub use limits::{
+    EffectiveLimit, LimitOverride, RateLimitSection, RateLimitSettings, RetrySection,
+    RetrySettings, DEFAULT_UNDOCUMENTED_QPS,
+};
+
 /// Default gRPC listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 
@@ -74,6 +80,12 @@ pub struct FileConfig {
     /// Named credential profiles.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileSection>,
+    /// Rate limits.
+    #[serde(default)]
+    pub ratelimit: RateLimitSection,
+    /// Retries.
+    #[serde(default)]
+    pub retry: RetrySection,
 }
 
 /// `[signing]`.
@@ -138,6 +150,10 @@ pub struct KeySection {
     pub security_token_env: Option<String>,
     /// Profile name in the vendor's credentials files.
     pub file_profile: Option<String>,
+    /// The vendor account (Alibaba UID / Tencent root UIN) the keys belong to:
+    /// profiles naming the same account share one rate limit, as the vendors
+    /// count flow control per account across its keys.
+    pub account_id: Option<String>,
 }
 
 // Literal keys may be secrets: Debug shows only whether each is set.
@@ -152,6 +168,7 @@ impl std::fmt::Debug for KeySection {
             .field("security_token", &set(&self.security_token))
             .field("security_token_env", &self.security_token_env)
             .field("file_profile", &self.file_profile)
+            .field("account_id", &self.account_id)
             .finish()
     }
 }
@@ -197,6 +214,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Declared profiles (credentials resolved by `credentials`).
     pub profiles: BTreeMap<String, ProfileSection>,
+    /// Rate limits.
+    pub ratelimit: RateLimitSettings,
+    /// Retries.
+    pub retry: RetrySettings,
 }
 
 /// Whether a region id looks like one (`cn-hangzhou`, `ap-southeast-1`, `rus-west-1-pop`).
@@ -350,6 +371,18 @@ impl Config {
             }
         }
 
+        let ratelimit = limits::rate_limits(&file.ratelimit, catalog)?;
+        for profile in file.ratelimit.profiles.keys() {
+            if profile != crate::credentials::DEFAULT_PROFILE
+                && !file.profiles.contains_key(profile)
+            {
+                return Err(invalid(
+                    format!("ratelimit.profiles.{profile}"),
+                    "no such profile in [profiles]",
+                ));
+            }
+        }
+        let retry = limits::retries(&file.retry)?;
         Ok(Self {
             listen,
             endpoints,
@@ -358,7 +391,24 @@ impl Config {
             http,
             shutdown_grace,
             profiles: file.profiles,
+            ratelimit,
+            retry,
         })
+    }
+}
+
+impl Config {
+    /// The rate-limit account key of a profile for a vendor: its declared
+    /// `account_id` (shared by every profile of that account), else the profile.
+    pub fn account_key(&self, profile: &str, vendor: crate::catalog::Vendor) -> String {
+        let section = self.profiles.get(profile).and_then(|p| match vendor {
+            crate::catalog::Vendor::Tencent => p.tencent.as_ref(),
+            _ => p.alibaba.as_ref(),
+        });
+        match section.and_then(|k| k.account_id.as_deref()) {
+            Some(id) => format!("account:{id}"),
+            None => format!("profile:{profile}"),
+        }
     }
 }
 
