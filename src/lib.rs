@@ -11,6 +11,8 @@ pub mod error;
 pub mod forward;
 pub mod gateway;
 pub mod pb;
+pub mod ratelimit;
+pub mod retry;
 pub mod server;
 pub mod signing;
 pub mod translate;
