@@ -48,8 +48,8 @@ pub struct Harness {
     pub emulator: EmulatorHandle,
     pub addr: SocketAddr,
     pub channel: Channel,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<()>>,
+    pub gateway: Arc<cloudgate::gateway::Gateway>,
+    proc: GatewayProc,
 }
 
 /// Options for a harness.
@@ -68,35 +68,47 @@ fn key(vendor: Vendor, id: &str, secret: &str, token: Option<&str>) -> EmulatorK
     }
 }
 
-impl Harness {
-    pub async fn start() -> Self {
-        Self::with(Options::default()).await
-    }
+/// An emulator that knows the test keys.
+pub async fn spawn_emulator() -> EmulatorHandle {
+    trace_init();
+    let catalog = Arc::new(Catalog::load().unwrap());
+    let emu_config = EmulatorConfig {
+        keys: vec![
+            key(Vendor::Alibaba, ALI_ID, ALI_SECRET, None),
+            key(Vendor::Tencent, TC_ID, TC_SECRET, None),
+            key(
+                Vendor::Alibaba,
+                OTHER_ALI_ID,
+                OTHER_ALI_SECRET,
+                Some(OTHER_ALI_TOKEN),
+            ),
+        ],
+    };
+    emulator::spawn("127.0.0.1:0".parse().unwrap(), emu_config, catalog)
+        .await
+        .unwrap()
+}
 
-    pub async fn with(options: Options) -> Self {
+/// One gateway replica on a loopback port.
+pub struct GatewayProc {
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    pub gateway: Arc<cloudgate::gateway::Gateway>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl GatewayProc {
+    /// Starts a gateway whose every endpoint is `emulator_base`, with the test
+    /// profiles (`default`, `other`, `wrong`) and `extra_toml` appended to its config.
+    pub async fn start(emulator_base: &str, extra_toml: &str) -> Self {
         trace_init();
         let catalog = Arc::new(Catalog::load().unwrap());
-        let emu_config = EmulatorConfig {
-            keys: vec![
-                key(Vendor::Alibaba, ALI_ID, ALI_SECRET, None),
-                key(Vendor::Tencent, TC_ID, TC_SECRET, None),
-                key(
-                    Vendor::Alibaba,
-                    OTHER_ALI_ID,
-                    OTHER_ALI_SECRET,
-                    Some(OTHER_ALI_TOKEN),
-                ),
-            ],
-        };
-        let emulator = emulator::spawn("127.0.0.1:0".parse().unwrap(), emu_config, catalog.clone())
-            .await
-            .unwrap();
-        let base = emulator.base_url();
         let mut toml = String::from("[endpoints]\n");
         for k in catalog.endpoint_keys() {
-            toml.push_str(&format!("{k} = \"{base}\"\n"));
+            toml.push_str(&format!("{k} = \"{emulator_base}\"\n"));
         }
-        toml.push_str(&options.extra_toml);
+        toml.push_str(extra_toml);
         let file: FileConfig = toml::from_str(&toml).unwrap();
         let config = Config::validate(file, &catalog).unwrap();
 
@@ -115,13 +127,23 @@ impl Harness {
             Some(cred(ALI_ID, "not-the-secret", None)),
             Some(cred(TC_ID, "not-the-secret", None)),
         );
+        for name in config.profiles.keys() {
+            if !store.has_profile(name) {
+                store.insert(
+                    name,
+                    Some(cred(ALI_ID, ALI_SECRET, None)),
+                    Some(cred(TC_ID, TC_SECRET, None)),
+                );
+            }
+        }
 
         let gateway = app::build(config, catalog, store).unwrap();
         let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = gateway.clone();
         let server = tokio::spawn(async move {
-            server::serve(listener, gateway, Duration::from_secs(5), async move {
+            server::serve(listener, served, Duration::from_secs(5), async move {
                 let _ = stopped.await;
             })
             .await
@@ -133,11 +155,43 @@ impl Harness {
             .await
             .unwrap();
         Self {
-            emulator,
             addr,
             channel,
+            gateway,
             stop: Some(stop),
             server: Some(server),
+        }
+    }
+
+    pub fn sddp(&self) -> SddpClient<Channel> {
+        SddpClient::new(self.channel.clone())
+    }
+
+    /// Graceful stop.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        let emulator = spawn_emulator().await;
+        let proc = GatewayProc::start(&emulator.base_url(), &options.extra_toml).await;
+        Self {
+            emulator,
+            addr: proc.addr,
+            channel: proc.channel.clone(),
+            gateway: proc.gateway.clone(),
+            proc,
         }
     }
 
@@ -155,13 +209,8 @@ impl Harness {
     }
 
     /// Stops the gateway (graceful) and the emulator.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
+    pub async fn stop(self) {
+        self.proc.stop().await;
         self.emulator.shutdown().await;
     }
 }
