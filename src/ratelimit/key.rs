@@ -70,13 +70,31 @@ fn quota(qps: f64, burst: u32) -> Quota {
         .allow_burst(NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN))
 }
 
+/// Each replica's rate while Redis is unreachable: `(limit - replicas) / replicas`.
+/// At rate `s` a replica admits at most `floor(s) + 1` calls in any one-second
+/// window, so `replicas` of them admit at most `limit` even with their phases
+/// aligned. With `limit <= replicas` no share can promise that; then
+/// `limit / (2 * replicas)`.
+pub fn fallback_share(limit_qps: f64, replicas: u32) -> f64 {
+    let n = f64::from(replicas.max(1));
+    if n <= 1.0 {
+        return limit_qps;
+    }
+    let share = (limit_qps - n) / n;
+    if share > 0.0 {
+        share
+    } else {
+        limit_qps / (2.0 * n)
+    }
+}
+
 impl KeyState {
     /// A key with its limit; `replicas` sizes the fallback share.
     pub fn new(id: String, limit: EffectiveLimit, replicas: u32) -> Self {
         Self {
             period: Duration::from_secs_f64(1.0 / limit.qps.max(1e-6)),
             local: RateLimiter::direct(quota(limit.qps, limit.burst)),
-            fallback: RateLimiter::direct(quota(limit.qps / f64::from(replicas.max(1)), 1)),
+            fallback: RateLimiter::direct(quota(fallback_share(limit.qps, replicas), 1)),
             id,
             limit,
             queue: tokio::sync::Mutex::new(()),

@@ -23,7 +23,7 @@ use crate::config::{Config, RateLimitSettings};
 use crate::error::GatewayError;
 use crate::forward::VendorCall;
 
-pub use key::{KeyState, MAX_BACKOFF};
+pub use key::{fallback_share, KeyState, MAX_BACKOFF};
 pub use layer::{RateLimitLayer, RateLimitService};
 pub use redis::{RedisBackend, RedisDown, GCRA_SCRIPT};
 
@@ -148,10 +148,15 @@ impl RateLimiter {
                 Err(_) => {}
             }
         }
-        let limiter = if self.redis.is_some() {
-            &key.fallback
-        } else {
-            &key.local
+        let limiter = match &self.redis {
+            Some(redis) => {
+                let quiet = redis.fallback_quiet_remaining();
+                if !quiet.is_zero() {
+                    return Turn::Wait(quiet);
+                }
+                &key.fallback
+            }
+            None => &key.local,
         };
         match KeyState::check(limiter) {
             None => {

@@ -9,15 +9,23 @@ use redis::aio::ConnectionManager;
 use tokio::sync::OnceCell;
 
 /// The GCRA script. KEYS[1]: the key. ARGV[1]: emission interval (µs).
-/// ARGV[2]: burst tolerance (µs). Returns 0 when admitted (and advances the
-/// theoretical arrival time), else the µs until the call could be admitted.
+/// ARGV[2]: burst tolerance (µs). ARGV[3]: hold (µs): when > 0, admissions
+/// are held until at least now + hold (used once after an outage, while
+/// other replicas may still admit from their fallback share). Returns 0 when
+/// admitted (and advances the theoretical arrival time), else the µs until
+/// the call could be admitted.
 pub const GCRA_SCRIPT: &str = r#"
 local period = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local hold = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
+if hold > 0 and tat < now + hold + tolerance then
+  tat = now + hold + tolerance
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1000)
+end
 local allow_at = tat - tolerance
 if now < allow_at then
   return math.ceil(allow_at - now)
@@ -30,6 +38,11 @@ return 0
 /// How long after a Redis failure the limiter keeps to the local fallback
 /// before trying Redis again.
 pub const RETRY_REDIS_AFTER: Duration = Duration::from_millis(500);
+
+/// The vendors count calls per one-second window: switching between Redis and
+/// the local fallback share leaves one window quiet, so calls admitted under
+/// the two regimes never share a window at the vendor.
+pub const SWITCH_QUIET: Duration = Duration::from_secs(1);
 
 /// A Redis failure (unreachable, timeout, script error).
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +59,10 @@ pub struct RedisBackend {
     /// Until when (ms since `started`) to skip Redis after a failure.
     skip_until_ms: AtomicU64,
     healthy: AtomicBool,
+    /// When (ms since `started`) the current outage began.
+    outage_started_ms: AtomicU64,
+    /// Hold the shared state once at the first success after an outage.
+    hold_next: AtomicBool,
     /// Transitions from healthy to fallback.
     pub outages: AtomicU64,
 }
@@ -61,6 +78,8 @@ impl RedisBackend {
             started: std::time::Instant::now(),
             skip_until_ms: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
+            outage_started_ms: AtomicU64::new(0),
+            hold_next: AtomicBool::new(false),
             outages: AtomicU64::new(0),
         })
     }
@@ -72,6 +91,13 @@ impl RedisBackend {
 
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// How long the fallback share must still stay quiet after an outage began.
+    pub fn fallback_quiet_remaining(&self) -> Duration {
+        let until =
+            self.outage_started_ms.load(Ordering::Relaxed) + SWITCH_QUIET.as_millis() as u64;
+        Duration::from_millis(until.saturating_sub(self.now_ms()))
     }
 
     /// Whether Redis should be tried now (not within the back-off after a failure).
@@ -103,6 +129,11 @@ impl RedisBackend {
     ) -> Result<Option<Duration>, RedisDown> {
         let period_us = period.as_micros().max(1) as u64;
         let tolerance_us = period_us.saturating_mul(u64::from(burst.max(1) - 1));
+        let hold_us = if self.hold_next.load(Ordering::Relaxed) {
+            SWITCH_QUIET.as_micros() as u64
+        } else {
+            0
+        };
         let attempt = async {
             let mut conn = self.connection().await?;
             let wait_us: u64 = self
@@ -110,6 +141,7 @@ impl RedisBackend {
                 .key(key)
                 .arg(period_us)
                 .arg(tolerance_us)
+                .arg(hold_us)
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| RedisDown(e.to_string()))?;
@@ -121,6 +153,9 @@ impl RedisBackend {
         };
         match result {
             Ok(wait_us) => {
+                if hold_us > 0 {
+                    self.hold_next.store(false, Ordering::Relaxed);
+                }
                 if !self.healthy.swap(true, Ordering::Relaxed) {
                     tracing::warn!("redis reachable again: cluster-wide rate limits restored");
                 }
@@ -132,6 +167,9 @@ impl RedisBackend {
                     Ordering::Relaxed,
                 );
                 if self.healthy.swap(false, Ordering::Relaxed) {
+                    self.outage_started_ms
+                        .store(self.now_ms(), Ordering::Relaxed);
+                    self.hold_next.store(true, Ordering::Relaxed);
                     self.outages.fetch_add(1, Ordering::Relaxed);
                     tracing::error!(error = %e, "redis unreachable: each replica now admits limit/replicas locally");
                 }
