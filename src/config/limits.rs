@@ -134,15 +134,15 @@ impl RateLimitSettings {
         // The more specific override (profile) wins for burst and shadow.
         let burst = overrides
             .iter()
+            .rev()
             .flatten()
-            .filter_map(|o| o.burst)
-            .last()
+            .find_map(|o| o.burst)
             .unwrap_or(self.burst);
         let shadow = overrides
             .iter()
+            .rev()
             .flatten()
-            .filter_map(|o| o.shadow)
-            .last()
+            .find_map(|o| o.shadow)
             .unwrap_or(self.shadow);
         EffectiveLimit {
             qps: nominal * (1.0 - self.safety_margin),
