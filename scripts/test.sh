@@ -6,6 +6,15 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
+log "system packages"
+if ! command -v redis-server >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server
+fi
+redis-server --version
+
 log "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 if ! command -v cargo-nextest >/dev/null 2>&1; then

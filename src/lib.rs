@@ -10,6 +10,7 @@ pub mod emulator;
 pub mod error;
 pub mod forward;
 pub mod gateway;
+pub mod loadtest;
 pub mod pb;
 pub mod ratelimit;
 pub mod retry;

@@ -1,12 +1,14 @@
 //! The `cloudgate` command: `serve` (the gateway, optionally with the built-in
-//! vendor emulator) and `emulator` (the emulator alone).
+//! vendor emulator), `emulator` (the emulator alone) and `loadtest` (drive a
+//! method of any gateway and summarise what came back).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use cloudgate::catalog::{Catalog, Vendor};
 use cloudgate::config::Config;
 use cloudgate::credentials::{process_env, Credential, CredentialStore};
@@ -45,6 +47,50 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:18080")]
         listen: SocketAddr,
     },
+    /// Drive one gRPC method of a gateway at a target rate and concurrency for a bounded
+    /// time, showing progress on stderr, then print a summary.
+    Loadtest(LoadtestArgs),
+}
+
+/// `cloudgate loadtest` options.
+#[derive(Args)]
+struct LoadtestArgs {
+    /// The gateway, http://host:port (or host:port).
+    #[arg(long, default_value = "http://127.0.0.1:50051")]
+    addr: String,
+    /// pkg.Service/Method, /pkg.Service/Method or pkg.Service.Method.
+    #[arg(long)]
+    method: String,
+    /// The request, proto3 JSON of the method's input message.
+    #[arg(long, default_value = "{}")]
+    data: String,
+    /// Calls started per second on a fixed schedule; 0 = as fast as the concurrency allows.
+    #[arg(long, default_value_t = 10.0)]
+    rate: f64,
+    /// Most calls in flight.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// How long calls are started (10s, 500ms, 2m).
+    #[arg(long, default_value = "10s", value_parser = cloudgate::loadtest::parse_duration)]
+    duration: Duration,
+    /// Most calls started (at most 1000000).
+    #[arg(long, default_value_t = cloudgate::loadtest::MAX_CALLS_CAP)]
+    max_calls: u64,
+    /// gRPC metadata for every call, `key: value` (repeatable).
+    #[arg(short = 'H', long = "header", value_parser = cloudgate::loadtest::parse_header)]
+    headers: Vec<(String, String)>,
+    /// Bound of one call (and of connecting).
+    #[arg(long, default_value = "5s", value_parser = cloudgate::loadtest::parse_duration)]
+    timeout: Duration,
+    /// The vendor emulator's base URL: report what it saw of the action.
+    #[arg(long)]
+    emulator: Option<String>,
+    /// Reset the emulator before the run (POST /_emulator/reset).
+    #[arg(long, requires = "emulator")]
+    emulator_reset: bool,
+    /// Print the summary as one JSON object on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
 fn init_tracing() {
@@ -67,6 +113,7 @@ async fn main() -> ExitCode {
             emulate,
         } => serve(config, listen, emulate).await,
         Command::Emulator { listen } => run_emulator(listen).await,
+        Command::Loadtest(args) => loadtest(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,5 +201,30 @@ async fn run_emulator(listen: SocketAddr) -> Result<(), String> {
     println!("emulator listening on {}", handle.base_url());
     server::shutdown_signal().await;
     handle.shutdown().await;
+    Ok(())
+}
+
+async fn loadtest(args: LoadtestArgs) -> Result<(), String> {
+    let opts = cloudgate::loadtest::LoadTestOptions {
+        addr: args.addr,
+        method: args.method,
+        data: args.data,
+        rate: args.rate,
+        concurrency: args.concurrency,
+        duration: args.duration,
+        max_calls: args.max_calls,
+        headers: args.headers,
+        timeout: args.timeout,
+        emulator: args.emulator,
+        emulator_reset: args.emulator_reset,
+    };
+    let report = cloudgate::loadtest::run(opts, |p| eprintln!("{p}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    if args.json {
+        println!("{}", report.to_json().map_err(|e| e.to_string())?);
+    } else {
+        print!("{report}");
+    }
     Ok(())
 }

@@ -106,10 +106,11 @@ impl KeyState {
 
     /// Checks a governor limiter: `None` = admitted now, else how long to wait.
     pub fn check(limiter: &DefaultDirectRateLimiter) -> Option<Duration> {
-        use governor::clock::{Clock, DefaultClock};
+        use governor::clock::Clock;
         match limiter.check() {
             Ok(()) => None,
-            Err(not_until) => Some(not_until.wait_time_from(DefaultClock::default().now())),
+            // The limiter's own clock: building a new one calibrates it (slow).
+            Err(not_until) => Some(not_until.wait_time_from(limiter.clock().now())),
         }
     }
 

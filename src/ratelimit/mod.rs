@@ -62,6 +62,8 @@ pub struct RateLimiter {
     redis: Option<Arc<RedisBackend>>,
 }
 
+const TOO_LONG: &str = "the wait would exceed the allowed maximum or the deadline";
+
 enum Turn {
     Now,
     Wait(Duration),
@@ -209,11 +211,20 @@ impl RateLimiter {
             return Err(self.reject(key, "too many calls waiting", estimate));
         }
         if estimate > budget {
-            return Err(self.reject(
-                key,
-                "the wait would exceed the allowed maximum or the deadline",
-                estimate,
-            ));
+            return Err(self.reject(key, TOO_LONG, estimate));
+        }
+        // Nobody queued: decide without queueing (no lock, no timer).
+        if ahead == 0 && key.backoff_remaining().is_zero() {
+            match self.turn(key).await {
+                Turn::Now => {
+                    key.counters.admitted.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Turn::Wait(wait) if wait > budget => {
+                    return Err(self.reject(key, TOO_LONG, wait));
+                }
+                Turn::Wait(_) => {}
+            }
         }
         let _turn = match tokio::time::timeout(budget, key.queue.lock()).await {
             Ok(guard) => guard,
@@ -229,11 +240,7 @@ impl RateLimiter {
                 },
             };
             if started.elapsed() + wait > budget {
-                return Err(self.reject(
-                    key,
-                    "the wait would exceed the allowed maximum or the deadline",
-                    wait,
-                ));
+                return Err(self.reject(key, TOO_LONG, wait));
             }
             waited = true;
             tokio::time::sleep(wait).await;
