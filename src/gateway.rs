@@ -17,7 +17,9 @@ use crate::config::{valid_region, Config};
 use crate::credentials::{CredentialStore, DEFAULT_PROFILE};
 use crate::error::{FieldViolation, GatewayError};
 use crate::forward::VendorCall;
+use crate::metrics as m;
 use crate::ratelimit::RateLimiter;
+use crate::trace_context::TraceContext;
 use crate::translate;
 use crate::vendors::{Target, VendorReply};
 
@@ -39,6 +41,48 @@ pub struct Gateway {
     credentials: Arc<CredentialStore>,
     stack: VendorStack,
     limiter: Arc<RateLimiter>,
+    in_flight: InFlight,
+}
+
+/// Counts calls in progress, so shutdown can wait for exactly those.
+#[derive(Default)]
+pub struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Leaves the in-flight count when dropped.
+pub struct InFlightGuard<'a>(&'a InFlight);
+
+impl InFlight {
+    fn enter(&self) -> InFlightGuard<'_> {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self)
+    }
+
+    /// Calls in progress.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Completes once no call is in progress.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.count() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 /// Parses a `grpc-timeout` value ("100m", "5S", ...).
@@ -93,7 +137,13 @@ impl Gateway {
             credentials,
             stack,
             limiter,
+            in_flight: InFlight::default(),
         }
+    }
+
+    /// Calls in progress.
+    pub fn in_flight(&self) -> &InFlight {
+        &self.in_flight
     }
 
     /// The rate limiter (for its counters).
@@ -194,9 +244,13 @@ impl Gateway {
                 "{path} is not in the catalog"
             )));
         };
+        let trace = TraceContext::from_metadata(request.metadata());
         let span = tracing::info_span!(
             "call",
             method = %op.path,
+            trace_id = %trace.trace_id,
+            span_id = %trace.span_id,
+            parent_id = trace.parent_id.as_deref().map(field::display),
             profile = field::Empty,
             region = field::Empty,
             request_id = field::Empty,
@@ -204,10 +258,22 @@ impl Gateway {
             outcome = field::Empty,
         );
         let started = std::time::Instant::now();
+        let method_label = op.path.clone();
+        let in_flight = metrics::gauge!(m::CALLS_IN_FLIGHT, "method" => method_label.clone());
+        in_flight.increment(1.0);
+        let _in_flight = self.in_flight.enter();
         let result = self
             .run::<Req, Resp>(&op, request, &span)
             .instrument(span.clone())
             .await;
+        in_flight.decrement(1.0);
+        let code = match &result {
+            Ok(_) => tonic::Code::Ok,
+            Err(e) => e.code(),
+        };
+        metrics::counter!(m::CALLS, "method" => method_label.clone(), "code" => format!("{code:?}")).increment(1);
+        metrics::histogram!(m::CALL_DURATION, "method" => method_label)
+            .record(started.elapsed().as_secs_f64());
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(_) => {
@@ -218,7 +284,6 @@ impl Gateway {
                 if let GatewayError::Vendor(f) = e {
                     span.record("request_id", f.detail.request_id.as_str());
                 }
-                let code = e.code();
                 span.record("outcome", format!("{code:?}"));
                 span.in_scope(|| tracing::warn!(elapsed_ms, error = %e, "call failed"));
             }

@@ -2,8 +2,10 @@
 //! credentials it holds, and forwards them to Alibaba Cloud and Tencent Cloud
 //! RPC endpoints.
 
+pub mod admin;
 pub mod app;
 pub mod catalog;
+pub mod check_config;
 pub mod config;
 pub mod credentials;
 pub mod emulator;
@@ -11,11 +13,13 @@ pub mod error;
 pub mod forward;
 pub mod gateway;
 pub mod loadtest;
+pub mod metrics;
 pub mod pb;
 pub mod ratelimit;
 pub mod retry;
 pub mod server;
 pub mod signing;
+pub mod trace_context;
 pub mod translate;
 pub mod transport;
 pub mod vendors;

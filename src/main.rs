@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use cloudgate::catalog::{Catalog, Vendor};
-use cloudgate::config::Config;
+use cloudgate::config::{Config, LogFormat};
 use cloudgate::credentials::{process_env, Credential, CredentialStore};
 use cloudgate::emulator::{self, EmulatorConfig};
 use cloudgate::{app, server};
@@ -46,6 +46,11 @@ enum Command {
         /// HTTP listen address.
         #[arg(long, default_value = "127.0.0.1:18080")]
         listen: SocketAddr,
+    },
+    /// Validate a config file and print the effective settings (secrets masked).
+    CheckConfig {
+        /// The TOML config file.
+        file: PathBuf,
     },
     /// Drive one gRPC method of a gateway at a target rate and concurrency for a bounded
     /// time, showing progress on stderr, then print a summary.
@@ -93,19 +98,28 @@ struct LoadtestArgs {
     json: bool,
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        init_tracing(LogFormat::Text);
+    }
     let result = match cli.command {
         Command::Serve {
             config,
@@ -113,6 +127,7 @@ async fn main() -> ExitCode {
             emulate,
         } => serve(config, listen, emulate).await,
         Command::Emulator { listen } => run_emulator(listen).await,
+        Command::CheckConfig { file } => check_config(&file),
         Command::Loadtest(args) => loadtest(args).await,
     };
     match result {
@@ -137,6 +152,7 @@ async fn serve(
     if let Some(addr) = listen {
         config.listen = addr;
     }
+    init_tracing(config.log_format);
 
     let mut emulator_handle = None;
     let credentials = if emulate {
@@ -182,15 +198,53 @@ async fn serve(
 
     let listen = config.listen;
     let grace = config.shutdown_grace;
+    let metrics = cloudgate::metrics::install();
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = match config.admin_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr} (admin.listen): {e}"))?;
+            println!(
+                "admin (metrics) listening on http://{}/metrics",
+                listener.local_addr().map_err(|e| e.to_string())?
+            );
+            Some(tokio::spawn(cloudgate::admin::serve(
+                listener,
+                metrics,
+                async move {
+                    let _ = admin_stopped.await;
+                },
+            )))
+        }
+        None => None,
+    };
     let gateway = app::build(config, catalog, credentials).map_err(|e| e.to_string())?;
     let listener = server::bind(listen).await.map_err(|e| e.to_string())?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!("cloudgate listening on {local}");
     let result = server::serve(listener, gateway, grace, server::shutdown_signal()).await;
+    let _ = admin_stop.send(());
+    if let Some(task) = admin_task {
+        let _ = task.await;
+    }
     if let Some(handle) = emulator_handle {
         handle.shutdown().await;
     }
     result.map_err(|e| e.to_string())
+}
+
+fn check_config(file: &std::path::Path) -> Result<(), String> {
+    let catalog = Catalog::load().map_err(|e| e.to_string())?;
+    let config = Config::from_file(file, &catalog).map_err(|e| e.to_string())?;
+    let home = dirs::home_dir();
+    let credentials = CredentialStore::from_config(&config, &process_env, home.as_deref());
+    print!(
+        "{}",
+        cloudgate::check_config::report(&config, &catalog, &credentials)
+    );
+    println!("\n{}: OK", file.display());
+    Ok(())
 }
 
 async fn run_emulator(listen: SocketAddr) -> Result<(), String> {

@@ -157,10 +157,25 @@ pub async fn serve(
             .await;
     }
     let _ = stop_tx.send(true);
-    match tokio::time::timeout(grace, server).await {
-        Ok(result) => result.map_err(ServeError::from),
+    // Idle client connections may stay open after GOAWAY; wait for the calls
+    // in progress (not for the connections), at most the grace period.
+    let drained = async {
+        tokio::select! {
+            result = &mut server => result.map_err(ServeError::from),
+            () = gateway.in_flight().wait_idle() => {
+                // Let the last responses flush before the connections close.
+                let _ = tokio::time::timeout(Duration::from_millis(100), &mut server).await;
+                Ok(())
+            }
+        }
+    };
+    match tokio::time::timeout(grace, drained).await {
+        Ok(result) => result,
         Err(_) => {
-            tracing::warn!("grace period over; abandoning the calls still in flight");
+            tracing::warn!(
+                in_flight = gateway.in_flight().count(),
+                "grace period over; abandoning the calls still in flight"
+            );
             Ok(())
         }
     }

@@ -86,6 +86,37 @@ pub struct FileConfig {
     /// Retries.
     #[serde(default)]
     pub retry: RetrySection,
+    /// The admin HTTP server (metrics).
+    #[serde(default)]
+    pub admin: AdminSection,
+    /// Log output.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[admin]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address of the admin HTTP server (`/metrics`, `/healthz`); off when unset.
+    pub listen: Option<String>,
+}
+
+/// `[log]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `"text"` (default) or `"json"` (one JSON object per line).
+    pub format: Option<String>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, span fields included.
+    Json,
 }
 
 /// `[signing]`.
@@ -218,6 +249,10 @@ pub struct Config {
     pub ratelimit: RateLimitSettings,
     /// Retries.
     pub retry: RetrySettings,
+    /// Admin HTTP server address.
+    pub admin_listen: Option<SocketAddr>,
+    /// Log format.
+    pub log_format: LogFormat,
 }
 
 /// Whether a region id looks like one (`cn-hangzhou`, `ap-southeast-1`, `rus-west-1-pop`).
@@ -383,6 +418,25 @@ impl Config {
             }
         }
         let retry = limits::retries(&file.retry)?;
+        let admin_listen = match &file.admin.listen {
+            None => None,
+            Some(text) => Some(text.parse().map_err(|_| {
+                invalid(
+                    "admin.listen",
+                    format!("{text:?} is not an address like 127.0.0.1:9090"),
+                )
+            })?),
+        };
+        let log_format = match file.log.format.as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(invalid(
+                    "log.format",
+                    format!("{other:?} is not one of \"text\", \"json\""),
+                ))
+            }
+        };
         Ok(Self {
             listen,
             endpoints,
@@ -393,6 +447,8 @@ impl Config {
             profiles: file.profiles,
             ratelimit,
             retry,
+            admin_listen,
+            log_format,
         })
     }
 }
@@ -534,6 +590,8 @@ mod tests {
                 "profiles.p.tencent.access_key_id",
             ),
             ("[profiles.empty]", "profiles.empty"),
+            ("[admin]\nlisten = \"nope\"", "admin.listen"),
+            ("[log]\nformat = \"xml\"", "log.format"),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains(&format!("`{key}`")), "{text}: {e}");

@@ -156,6 +156,26 @@ impl Forwarder {
     }
 }
 
+fn record_attempt(action: &str, took: Duration, result: &Result<VendorReply, GatewayError>) {
+    use crate::metrics as m;
+    let outcome = match result {
+        Ok(_) => "ok".to_string(),
+        Err(GatewayError::Vendor(f)) => {
+            metrics::counter!(m::VENDOR_ERRORS, "action" => action.to_string(), "code" => f.detail.code.clone())
+                .increment(1);
+            f.detail.code.clone()
+        }
+        Err(GatewayError::Transport { .. }) => "transport_error".into(),
+        Err(GatewayError::BadVendorResponse { .. }) => "bad_response".into(),
+        Err(GatewayError::DeadlineExceeded { .. }) => "deadline_exceeded".into(),
+        Err(_) => "not_sent".into(),
+    };
+    metrics::counter!(m::VENDOR_ATTEMPTS, "action" => action.to_string(), "result" => outcome)
+        .increment(1);
+    metrics::histogram!(m::VENDOR_DURATION, "action" => action.to_string())
+        .record(took.as_secs_f64());
+}
+
 async fn read_limited(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
@@ -177,6 +197,13 @@ impl tower::Service<VendorCall> for Forwarder {
     }
 
     fn call(&mut self, call: VendorCall) -> Self::Future {
-        Box::pin(self.clone().send(call))
+        let this = self.clone();
+        Box::pin(async move {
+            let action = call.op.action().to_string();
+            let started = std::time::Instant::now();
+            let result = this.send(call).await;
+            record_attempt(&action, started.elapsed(), &result);
+            result
+        })
     }
 }

@@ -17,6 +17,34 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// First adaptive back-off step.
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
+/// Prometheus handles of one key (registered once, cheap to bump).
+pub struct KeyMetrics {
+    admitted: metrics::Counter,
+    rejected: metrics::Counter,
+    shadow_rejected: metrics::Counter,
+    vendor_throttled: metrics::Counter,
+    fallback: metrics::Counter,
+    wait: metrics::Histogram,
+    /// Calls waiting.
+    pub waiting: metrics::Gauge,
+}
+
+impl KeyMetrics {
+    fn new(id: &str) -> Self {
+        use crate::metrics as m;
+        let l = || [("limit", id.to_string())];
+        Self {
+            admitted: metrics::counter!(m::RL_ADMITTED, &l()),
+            rejected: metrics::counter!(m::RL_REJECTED, &l()),
+            shadow_rejected: metrics::counter!(m::RL_SHADOW_REJECTED, &l()),
+            vendor_throttled: metrics::counter!(m::RL_VENDOR_THROTTLED, &l()),
+            fallback: metrics::counter!(m::RL_FALLBACK, &l()),
+            wait: metrics::histogram!(m::RL_WAIT, &l()),
+            waiting: metrics::gauge!(m::RL_WAITING, &l()),
+        }
+    }
+}
+
 /// Counters of one key.
 #[derive(Debug, Default)]
 pub struct KeyCounters {
@@ -61,6 +89,8 @@ pub struct KeyState {
     backoff: Mutex<Backoff>,
     /// Counters.
     pub counters: KeyCounters,
+    /// The same, exported to Prometheus.
+    pub metrics: KeyMetrics,
 }
 
 fn quota(qps: f64, burst: u32) -> Quota {
@@ -93,6 +123,7 @@ impl KeyState {
     pub fn new(id: String, limit: EffectiveLimit, replicas: u32) -> Self {
         Self {
             period: Duration::from_secs_f64(1.0 / limit.qps.max(1e-6)),
+            metrics: KeyMetrics::new(&id),
             local: RateLimiter::direct(quota(limit.qps, limit.burst)),
             fallback: RateLimiter::direct(quota(fallback_share(limit.qps, replicas), 1)),
             id,
@@ -102,6 +133,41 @@ impl KeyState {
             backoff: Mutex::new(Backoff::default()),
             counters: KeyCounters::default(),
         }
+    }
+
+    /// Counts an admission (and how long it waited, if it did).
+    pub fn count_admitted(&self, waited: Option<Duration>) {
+        self.counters.admitted.fetch_add(1, Ordering::Relaxed);
+        self.metrics.admitted.increment(1);
+        if let Some(w) = waited {
+            self.counters.waited.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .wait_micros
+                .fetch_add(w.as_micros() as u64, Ordering::Relaxed);
+            self.metrics.wait.record(w.as_secs_f64());
+        }
+    }
+
+    /// Counts a refusal.
+    pub fn count_rejected(&self) {
+        self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        self.metrics.rejected.increment(1);
+    }
+
+    /// Counts a call a shadow limit would have refused.
+    pub fn count_shadow_rejected(&self) {
+        self.counters
+            .shadow_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.shadow_rejected.increment(1);
+    }
+
+    /// Counts an admission by the fallback share.
+    pub fn count_fallback(&self) {
+        self.counters
+            .fallback_admissions
+            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.fallback.increment(1);
     }
 
     /// Checks a governor limiter: `None` = admitted now, else how long to wait.
@@ -128,6 +194,7 @@ impl KeyState {
         self.counters
             .vendor_throttled
             .fetch_add(1, Ordering::Relaxed);
+        self.metrics.vendor_throttled.increment(1);
         let mut b = self.backoff.lock().unwrap_or_else(|e| e.into_inner());
         let step = FIRST_BACKOFF.saturating_mul(1u32 << b.level.min(5));
         let pause = step.max(hint.unwrap_or_default()).min(MAX_BACKOFF);
@@ -145,11 +212,21 @@ impl KeyState {
 }
 
 /// Decrements the waiting count when a call leaves the queue.
-pub struct WaitingGuard<'a>(pub &'a AtomicUsize);
+pub struct WaitingGuard<'a>(&'a KeyState);
+
+impl<'a> WaitingGuard<'a> {
+    /// Counts a call as waiting until the guard drops.
+    pub fn new(key: &'a KeyState) -> (Self, usize) {
+        let ahead = key.waiting.fetch_add(1, Ordering::Relaxed);
+        key.metrics.waiting.increment(1.0);
+        (Self(key), ahead)
+    }
+}
 
 impl Drop for WaitingGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.0.metrics.waiting.decrement(1.0);
     }
 }
 

@@ -163,9 +163,7 @@ impl RateLimiter {
         match KeyState::check(limiter) {
             None => {
                 if self.redis.is_some() {
-                    key.counters
-                        .fallback_admissions
-                        .fetch_add(1, Ordering::Relaxed);
+                    key.count_fallback();
                 }
                 Turn::Now
             }
@@ -174,7 +172,7 @@ impl RateLimiter {
     }
 
     fn reject(&self, key: &KeyState, reason: &'static str, retry_after: Duration) -> GatewayError {
-        key.counters.rejected.fetch_add(1, Ordering::Relaxed);
+        key.count_rejected();
         GatewayError::RateLimited {
             limit_key: key.id.clone(),
             qps: key.limit.qps,
@@ -191,9 +189,9 @@ impl RateLimiter {
     ) -> Result<(), GatewayError> {
         if key.limit.shadow {
             if let Turn::Wait(_) = self.turn(key).await {
-                key.counters.shadow_rejected.fetch_add(1, Ordering::Relaxed);
+                key.count_shadow_rejected();
             }
-            key.counters.admitted.fetch_add(1, Ordering::Relaxed);
+            key.count_admitted(None);
             return Ok(());
         }
         let started = Instant::now();
@@ -204,8 +202,7 @@ impl RateLimiter {
                 .min(d.saturating_duration_since(started)),
             None => self.settings.max_wait,
         };
-        let ahead = key.waiting.fetch_add(1, Ordering::Relaxed);
-        let _guard = key::WaitingGuard(&key.waiting);
+        let (_guard, ahead) = key::WaitingGuard::new(key);
         let estimate = key.period.saturating_mul(ahead as u32) + key.backoff_remaining();
         if ahead >= self.settings.max_waiting {
             return Err(self.reject(key, "too many calls waiting", estimate));
@@ -217,7 +214,7 @@ impl RateLimiter {
         if ahead == 0 && key.backoff_remaining().is_zero() {
             match self.turn(key).await {
                 Turn::Now => {
-                    key.counters.admitted.fetch_add(1, Ordering::Relaxed);
+                    key.count_admitted(None);
                     return Ok(());
                 }
                 Turn::Wait(wait) if wait > budget => {
@@ -245,13 +242,7 @@ impl RateLimiter {
             waited = true;
             tokio::time::sleep(wait).await;
         }
-        key.counters.admitted.fetch_add(1, Ordering::Relaxed);
-        if waited {
-            key.counters.waited.fetch_add(1, Ordering::Relaxed);
-            key.counters
-                .wait_micros
-                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        }
+        key.count_admitted(waited.then(|| started.elapsed()));
         Ok(())
     }
 }

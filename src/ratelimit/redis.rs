@@ -156,6 +156,7 @@ impl RedisBackend {
                 if hold_us > 0 {
                     self.hold_next.store(false, Ordering::Relaxed);
                 }
+                metrics::gauge!(crate::metrics::RL_REDIS_UP).set(1.0);
                 if !self.healthy.swap(true, Ordering::Relaxed) {
                     tracing::warn!("redis reachable again: cluster-wide rate limits restored");
                 }
@@ -166,6 +167,7 @@ impl RedisBackend {
                     self.now_ms() + RETRY_REDIS_AFTER.as_millis() as u64,
                     Ordering::Relaxed,
                 );
+                metrics::gauge!(crate::metrics::RL_REDIS_UP).set(0.0);
                 if self.healthy.swap(false, Ordering::Relaxed) {
                     self.outage_started_ms
                         .store(self.now_ms(), Ordering::Relaxed);

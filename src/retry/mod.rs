@@ -85,12 +85,16 @@ impl tower::retry::Policy<VendorCall, VendorReply, GatewayError> for RetryPolicy
             return None;
         }
         if !self.budget.withdraw() {
+            metrics::counter!(crate::metrics::RETRY_BUDGET_EXHAUSTED, "action" => call.op.action().to_string())
+                .increment(1);
             tracing::warn!(
                 action = call.op.action(),
                 "no retry: retry budget exhausted"
             );
             return None;
         }
+        metrics::counter!(crate::metrics::RETRIES, "action" => call.op.action().to_string())
+            .increment(1);
         tracing::info!(
             action = call.op.action(),
             attempt = self.attempts + 1,

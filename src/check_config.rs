@@ -1,0 +1,173 @@
+//! `cloudgate check-config FILE`: validates a config and renders the
+//! effective settings (endpoints, regions, credentials with key ids masked,
+//! rate limits per operation and profile, retries). Secrets never appear.
+
+use std::fmt::Write;
+
+use crate::catalog::Catalog;
+use crate::config::{AlibabaSignature, Config, LogFormat};
+use crate::credentials::{CredentialStore, DEFAULT_PROFILE};
+
+/// The effective settings, as text.
+pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "listen            {}", config.listen);
+    let _ = writeln!(
+        w,
+        "admin             {}",
+        config
+            .admin_listen
+            .map_or("off".to_string(), |a| format!("http://{a}/metrics"))
+    );
+    let _ = writeln!(
+        w,
+        "log format        {}",
+        match config.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    );
+    let _ = writeln!(
+        w,
+        "alibaba signing   {}",
+        match config.alibaba_signature {
+            AlibabaSignature::Acs3 => "ACS3-HMAC-SHA256",
+            AlibabaSignature::RpcV1 => "RPC v1 (HMAC-SHA1)",
+        }
+    );
+    let proxy = config.http.proxy.as_ref().map_or(
+        "from environment (HTTPS_PROXY/NO_PROXY)".to_string(),
+        |p| {
+            let mut shown = p.clone();
+            let _ = shown.set_password(p.password().map(|_| "****"));
+            shown.to_string()
+        },
+    );
+    let _ = writeln!(w, "proxy             {proxy}");
+    let _ = writeln!(
+        w,
+        "timeouts          connect {:?}, vendor call {:?} (when the caller sets no deadline), shutdown grace {:?}",
+        config.http.connect_timeout, config.http.request_timeout, config.shutdown_grace
+    );
+
+    let _ = writeln!(w, "\nproducts");
+    for s in catalog.services() {
+        let key = &s.rule.endpoint_key;
+        let region = config
+            .regions
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| s.rule.default_region.clone());
+        let endpoint = config
+            .endpoints
+            .get(key)
+            .map(|u| format!("{u} (override)"))
+            .unwrap_or_else(|| format!("https://{}/", s.host_for(&region)));
+        let _ = writeln!(w, "  {key:<11} {endpoint}  region {region}");
+    }
+
+    let _ = writeln!(w, "\ncredentials");
+    for (profile, vendor, what) in credentials.describe() {
+        let _ = writeln!(w, "  {profile:<12} {vendor:<8} {what}");
+    }
+
+    let r = &config.ratelimit;
+    let _ = writeln!(
+        w,
+        "\nrate limits       max wait {:?}, max waiting {}, safety margin {}%, {}",
+        r.max_wait,
+        r.max_waiting,
+        r.safety_margin * 100.0,
+        match &r.redis {
+            Some(url) => format!(
+                "shared in Redis {} by {} replicas",
+                mask_url(url),
+                r.replicas
+            ),
+            None => "local to this replica".to_string(),
+        }
+    );
+    let mut profiles: Vec<&str> = vec![DEFAULT_PROFILE];
+    profiles.extend(
+        config
+            .profiles
+            .keys()
+            .map(String::as_str)
+            .filter(|p| *p != DEFAULT_PROFILE),
+    );
+    for op in catalog.operations() {
+        for profile in &profiles {
+            let l = r.limit_for(op.action(), op.rule.documented_qps, profile);
+            let _ = writeln!(
+                w,
+                "  {:<22} {:<10} {:>7.2}/s  burst {}  ({}{})  key {}",
+                op.action(),
+                profile,
+                l.qps,
+                l.burst,
+                l.source,
+                if l.shadow { ", shadow" } else { "" },
+                config.account_key(profile, op.vendor()),
+            );
+        }
+    }
+    let t = &config.retry;
+    let _ = writeln!(
+        w,
+        "\nretries           {} attempts, back-off {:?}..{:?} full jitter, budget {}% over {:?} (+{}/s)",
+        t.max_attempts,
+        t.base_delay,
+        t.max_delay,
+        t.budget_ratio * 100.0,
+        t.budget_window,
+        t.budget_min_per_sec
+    );
+    out
+}
+
+fn mask_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shows_effective_settings_without_secrets() {
+        let catalog = Catalog::load().unwrap();
+        let config = Config::from_toml(
+            "[endpoints]\nsddp = \"http://127.0.0.1:18080\"\n\
+             [http]\nproxy = \"http://user:proxypass@proxy:3128\"\n\
+             [ratelimit]\nredis = \"redis://:redispass@10.0.0.5:6379/0\"\nreplicas = 3\n\
+             [profiles.ops.alibaba]\naccess_key_id = \"LTAIsecretid\"\naccess_key_secret = \"topsecret\"\naccount_id = \"42\"\n",
+            "t",
+            &catalog,
+        )
+        .unwrap();
+        let store = CredentialStore::from_config(&config, &|_| None, None);
+        let text = report(&config, &catalog, &store);
+        for secret in ["topsecret", "LTAIsecretid", "proxypass", "redispass"] {
+            assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+        }
+        assert!(
+            text.contains("http://127.0.0.1:18080/ (override)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("https://cloudsso.cn-shanghai.aliyuncs.com/"),
+            "{text}"
+        );
+        assert!(text.contains("LTAI****"), "{text}");
+        assert!(text.contains("DescribeUserStatus"), "{text}");
+        assert!(text.contains("key account:42"), "{text}");
+        assert!(text.contains("by 3 replicas"), "{text}");
+    }
+}
