@@ -18,6 +18,10 @@ echo "== limiter cost per call"
 cargo bench --bench limiter 2>/dev/null | grep -v '^$'
 
 echo
+echo "== gateway overhead, throughput, memory"
+cargo bench --bench overhead 2>/dev/null | grep -v '^$'
+
+echo
 echo "== one gateway, 10x overload for 10 s (serve --emulate)"
 GW=$(free_port)
 $BIN serve --emulate --listen "127.0.0.1:$GW" > /tmp/cloudgate-bench-serve.out 2>/dev/null &

@@ -35,3 +35,12 @@ cargo nextest run --no-fail-fast
 
 log "official vendor SDKs against the emulator"
 bash tests/sdk/run.sh target/debug/cloudgate
+
+log "client examples (Python, Node) against serve --emulate"
+bash scripts/ci/examples.sh target/debug/cloudgate
+
+log "grpcurl: list, describe and every README example against serve --emulate"
+bash scripts/ci/grpcurl.sh target/debug/cloudgate
+
+log "buf lint on proto/"
+bash scripts/ci/buf.sh

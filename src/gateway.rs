@@ -313,7 +313,7 @@ impl Gateway {
         if !self.credentials.has_profile(&ctx.profile) {
             return Err(GatewayError::UnknownProfile(ctx.profile));
         }
-        let credential = self.credentials.get(&ctx.profile, op.vendor())?;
+        let credential = self.credentials.get(&ctx.profile, op.vendor()).await?;
         let target = self.target(op, &ctx.region)?;
         let attempts = Arc::new(AtomicU32::new(0));
         let call = VendorCall {

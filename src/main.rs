@@ -127,7 +127,7 @@ async fn main() -> ExitCode {
             emulate,
         } => serve(config, listen, emulate).await,
         Command::Emulator { listen } => run_emulator(listen).await,
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckConfig { file } => check_config(&file).await,
         Command::Loadtest(args) => loadtest(args).await,
     };
     match result {
@@ -192,6 +192,8 @@ async fn serve(
         let home = dirs::home_dir();
         CredentialStore::from_config(&config, &process_env, home.as_deref())
     };
+    // Expiring sources (STS, instance roles) fetch their first credential now.
+    credentials.prefetch().await;
     for (profile, vendor, what) in credentials.describe() {
         tracing::info!(%profile, vendor, credential = %what, "credentials");
     }
@@ -234,11 +236,12 @@ async fn serve(
     result.map_err(|e| e.to_string())
 }
 
-fn check_config(file: &std::path::Path) -> Result<(), String> {
+async fn check_config(file: &std::path::Path) -> Result<(), String> {
     let catalog = Catalog::load().map_err(|e| e.to_string())?;
     let config = Config::from_file(file, &catalog).map_err(|e| e.to_string())?;
     let home = dirs::home_dir();
     let credentials = CredentialStore::from_config(&config, &process_env, home.as_deref());
+    credentials.prefetch().await;
     print!(
         "{}",
         cloudgate::check_config::report(&config, &catalog, &credentials)

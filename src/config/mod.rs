@@ -185,6 +185,38 @@ pub struct KeySection {
     /// profiles naming the same account share one rate limit, as the vendors
     /// count flow control per account across its keys.
     pub account_id: Option<String>,
+    /// Role assumption: the role to assume with STS `AssumeRole`
+    /// (`acs:ram::UID:role/NAME`, `qcs::cam::uin/UIN:roleName/NAME`), signed with
+    /// `source_profile`'s credential or the keys of this section.
+    pub role_arn: Option<String>,
+    /// Role assumption: the profile whose credential (same vendor) signs `AssumeRole`.
+    pub source_profile: Option<String>,
+    /// Role assumption: `RoleSessionName` (default `cloudgate-<profile>`).
+    pub role_session_name: Option<String>,
+    /// Role assumption: `DurationSeconds` asked for (900 to 43200, default 3600).
+    pub duration_seconds: Option<u64>,
+    /// Role assumption: an inline policy (JSON) narrowing the role.
+    pub policy: Option<String>,
+    /// Role assumption: `ExternalId`.
+    pub external_id: Option<String>,
+    /// Role assumption: STS base URL (default `https://sts.aliyuncs.com` /
+    /// `https://sts.tencentcloudapi.com`).
+    pub sts_endpoint: Option<String>,
+    /// Role assumption (Tencent): `X-TC-Region` of the STS call (default `ap-guangzhou`).
+    pub sts_region: Option<String>,
+    /// Instance role: the ECS RAM role / CVM role name attached to the instance.
+    pub instance_role: Option<String>,
+    /// Instance role: metadata base URL (default `http://100.100.100.200` /
+    /// `http://metadata.tencentyun.com`).
+    pub metadata_endpoint: Option<String>,
+    /// A credentials file (vendor format) re-read when it changes; `file_profile`
+    /// names its section (default `default`).
+    pub credentials_file: Option<String>,
+    /// How often `credentials_file` is checked for changes, ms (default 1000).
+    pub poll_interval_ms: Option<u64>,
+    /// Expiring credentials are refreshed this long before expiry, seconds
+    /// (default 300, at most a quarter of the credential's lifetime), with jitter.
+    pub refresh_margin_s: Option<u64>,
 }
 
 // Literal keys may be secrets: Debug shows only whether each is set.
@@ -200,6 +232,22 @@ impl std::fmt::Debug for KeySection {
             .field("security_token_env", &self.security_token_env)
             .field("file_profile", &self.file_profile)
             .field("account_id", &self.account_id)
+            .field("role_arn", &self.role_arn)
+            .field("source_profile", &self.source_profile)
+            .field("role_session_name", &self.role_session_name)
+            .field("duration_seconds", &self.duration_seconds)
+            .field("policy", &self.policy.as_ref().map(|_| "<set>"))
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field("sts_endpoint", &self.sts_endpoint)
+            .field("sts_region", &self.sts_region)
+            .field("instance_role", &self.instance_role)
+            .field("metadata_endpoint", &self.metadata_endpoint)
+            .field("credentials_file", &self.credentials_file)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("refresh_margin_s", &self.refresh_margin_s)
             .finish()
     }
 }
@@ -405,6 +453,7 @@ impl Config {
                 ));
             }
         }
+        check_source_profiles(&file.profiles)?;
 
         let ratelimit = limits::rate_limits(&file.ratelimit, catalog)?;
         for profile in file.ratelimit.profiles.keys() {
@@ -468,7 +517,248 @@ impl Config {
     }
 }
 
+/// `source_profile` names a declared profile with the same vendor (or the implicit
+/// `default`), and chains never loop.
+fn check_source_profiles(profiles: &BTreeMap<String, ProfileSection>) -> Result<(), ConfigError> {
+    let keys_of = |name: &str, vendor: &str| {
+        profiles.get(name).and_then(|p| match vendor {
+            "tencent" => p.tencent.as_ref(),
+            _ => p.alibaba.as_ref(),
+        })
+    };
+    for (name, profile) in profiles {
+        for (vendor, keys) in [("alibaba", &profile.alibaba), ("tencent", &profile.tencent)] {
+            let Some(mut keys) = keys.as_ref() else {
+                continue;
+            };
+            let key = format!("profiles.{name}.{vendor}.source_profile");
+            let mut seen = vec![name.as_str()];
+            while let Some(next) = keys.source_profile.as_deref() {
+                if seen.contains(&next) {
+                    return Err(invalid(
+                        key,
+                        format!(
+                            "source_profile chain loops: {} -> {next}",
+                            seen.join(" -> ")
+                        ),
+                    ));
+                }
+                seen.push(next);
+                match keys_of(next, vendor) {
+                    Some(k) => keys = k,
+                    None if next == crate::credentials::DEFAULT_PROFILE
+                        && !profiles.contains_key(next) =>
+                    {
+                        break
+                    }
+                    None => {
+                        return Err(invalid(
+                            key,
+                            format!("profile {next:?} declares no [profiles.{next}.{vendor}]"),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_sources(prefix: &str, k: &KeySection) -> Result<(), ConfigError> {
+    let has_keys = k.access_key_id.is_some()
+        || k.access_key_id_env.is_some()
+        || k.access_key_secret.is_some()
+        || k.access_key_secret_env.is_some()
+        || k.security_token.is_some()
+        || k.security_token_env.is_some();
+    let url = |key: &str, v: &Option<String>| -> Result<(), ConfigError> {
+        if let Some(v) = v {
+            let u = Url::parse(v).map_err(|e| {
+                invalid(
+                    format!("{prefix}.{key}"),
+                    format!("{v:?} is not a URL: {e}"),
+                )
+            })?;
+            if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                return Err(invalid(
+                    format!("{prefix}.{key}"),
+                    "must be an http:// or https:// URL with a host",
+                ));
+            }
+            if u.path() != "/" || u.query().is_some() {
+                return Err(invalid(
+                    format!("{prefix}.{key}"),
+                    "must be a base URL without path or query",
+                ));
+            }
+        }
+        Ok(())
+    };
+    let only_with = |what: &str, names: &[(&str, bool)]| -> Result<(), ConfigError> {
+        match names.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(invalid(
+                format!("{prefix}.{name}"),
+                format!("only applies with {what}"),
+            )),
+            None => Ok(()),
+        }
+    };
+    let sources: Vec<&str> = [
+        ("role_arn", k.role_arn.is_some()),
+        ("instance_role", k.instance_role.is_some()),
+        ("credentials_file", k.credentials_file.is_some()),
+    ]
+    .iter()
+    .filter(|(_, set)| *set)
+    .map(|(n, _)| *n)
+    .collect();
+    if sources.len() > 1 {
+        return Err(invalid(
+            format!("{prefix}.{}", sources[1]),
+            format!(
+                "choose one credential source, not {}",
+                sources.join(" and ")
+            ),
+        ));
+    }
+    let sts_options = [
+        ("source_profile", k.source_profile.is_some()),
+        ("role_session_name", k.role_session_name.is_some()),
+        ("duration_seconds", k.duration_seconds.is_some()),
+        ("policy", k.policy.is_some()),
+        ("external_id", k.external_id.is_some()),
+        ("sts_endpoint", k.sts_endpoint.is_some()),
+        ("sts_region", k.sts_region.is_some()),
+    ];
+    if k.role_arn.is_none() {
+        only_with("role_arn", &sts_options)?;
+    }
+    if k.instance_role.is_none() {
+        only_with(
+            "instance_role",
+            &[("metadata_endpoint", k.metadata_endpoint.is_some())],
+        )?;
+    }
+    if k.credentials_file.is_none() {
+        only_with(
+            "credentials_file",
+            &[("poll_interval_ms", k.poll_interval_ms.is_some())],
+        )?;
+    }
+    if k.role_arn.is_none() && k.instance_role.is_none() {
+        only_with(
+            "role_arn or instance_role",
+            &[("refresh_margin_s", k.refresh_margin_s.is_some())],
+        )?;
+    }
+    let not_empty = |key: &str, v: &Option<String>| match v {
+        Some(v) if v.trim().is_empty() || v.trim() != v => Err(invalid(
+            format!("{prefix}.{key}"),
+            "must not be empty or have surrounding whitespace",
+        )),
+        _ => Ok(()),
+    };
+    for (key, v) in [
+        ("role_arn", &k.role_arn),
+        ("instance_role", &k.instance_role),
+        ("credentials_file", &k.credentials_file),
+        ("source_profile", &k.source_profile),
+    ] {
+        not_empty(key, v)?;
+    }
+    if let Some(role_arn) = &k.role_arn {
+        if !(role_arn.starts_with("acs:ram::") || role_arn.starts_with("qcs::cam::")) {
+            return Err(invalid(
+                format!("{prefix}.role_arn"),
+                format!("{role_arn:?} is not a role ARN like acs:ram::UID:role/NAME or qcs::cam::uin/UIN:roleName/NAME"),
+            ));
+        }
+        if k.source_profile.is_some() && (has_keys || k.file_profile.is_some()) {
+            return Err(invalid(
+                format!("{prefix}.source_profile"),
+                "give either source_profile or base keys, not both",
+            ));
+        }
+        if k.source_profile.is_none() && k.file_profile.is_some() {
+            return Err(invalid(
+                format!("{prefix}.file_profile"),
+                "role_arn takes its base credential from source_profile or access_key_id / access_key_secret",
+            ));
+        }
+        if let Some(d) = k.duration_seconds {
+            if !(900..=43_200).contains(&d) {
+                return Err(invalid(
+                    format!("{prefix}.duration_seconds"),
+                    "must be between 900 and 43200",
+                ));
+            }
+        }
+        if let Some(name) = &k.role_session_name {
+            let ok = (2..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.@=,+".contains(&b));
+            if !ok {
+                return Err(invalid(
+                    format!("{prefix}.role_session_name"),
+                    "2 to 64 letters, digits and - _ . @ = , +",
+                ));
+            }
+        }
+        if let Some(p) = &k.policy {
+            if serde_json::from_str::<serde_json::Value>(p).map_or(true, |v| !v.is_object()) {
+                return Err(invalid(
+                    format!("{prefix}.policy"),
+                    "must be a JSON policy document",
+                ));
+            }
+        }
+        if let Some(r) = &k.sts_region {
+            if !valid_region(r) {
+                return Err(invalid(
+                    format!("{prefix}.sts_region"),
+                    format!("{r:?} is not a region id like ap-guangzhou"),
+                ));
+            }
+        }
+        url("sts_endpoint", &k.sts_endpoint)?;
+    } else if k.instance_role.is_some() || k.credentials_file.is_some() {
+        let source = if k.instance_role.is_some() {
+            "instance_role"
+        } else {
+            "credentials_file"
+        };
+        if has_keys {
+            return Err(invalid(
+                format!("{prefix}.{source}"),
+                "cannot be combined with keys",
+            ));
+        }
+        if k.instance_role.is_some() && k.file_profile.is_some() {
+            return Err(invalid(
+                format!("{prefix}.file_profile"),
+                "cannot be combined with instance_role",
+            ));
+        }
+        url("metadata_endpoint", &k.metadata_endpoint)?;
+    }
+    if k.poll_interval_ms == Some(0) {
+        return Err(invalid(
+            format!("{prefix}.poll_interval_ms"),
+            "must be greater than 0",
+        ));
+    }
+    if k.refresh_margin_s == Some(0) {
+        return Err(invalid(
+            format!("{prefix}.refresh_margin_s"),
+            "must be greater than 0",
+        ));
+    }
+    Ok(())
+}
+
 fn validate_keys(prefix: &str, k: &KeySection) -> Result<(), ConfigError> {
+    validate_sources(prefix, k)?;
     let pairs = [
         ("access_key_id", &k.access_key_id, &k.access_key_id_env),
         (
@@ -488,6 +778,12 @@ fn validate_keys(prefix: &str, k: &KeySection) -> Result<(), ConfigError> {
     }
     let has_keys = k.access_key_id.is_some() || k.access_key_id_env.is_some();
     let has_secret = k.access_key_secret.is_some() || k.access_key_secret_env.is_some();
+    if k.instance_role.is_some()
+        || k.credentials_file.is_some()
+        || (k.role_arn.is_some() && k.source_profile.is_some())
+    {
+        return Ok(());
+    }
     match (&k.file_profile, has_keys, has_secret) {
         (Some(_), false, false) if k.security_token.is_none() && k.security_token_env.is_none() => {
             Ok(())
@@ -598,6 +894,105 @@ mod tests {
         }
         let e = parse("listen = 5").unwrap_err().to_string();
         assert!(e.contains("listen"), "{e}");
+    }
+
+    #[test]
+    fn credential_sources_are_accepted_and_checked() {
+        let c = parse(
+            r#"
+            [profiles.base.alibaba]
+            access_key_id = "LTAIbase"
+            access_key_secret_env = "BASE_SECRET"
+            [profiles.ops.alibaba]
+            role_arn = "acs:ram::1234567890123456:role/ops"
+            source_profile = "base"
+            role_session_name = "cloudgate-ops"
+            duration_seconds = 900
+            policy = '{"Version":"1","Statement":[]}'
+            sts_endpoint = "http://127.0.0.1:18080"
+            refresh_margin_s = 60
+            [profiles.ops.tencent]
+            role_arn = "qcs::cam::uin/100000000001:roleName/ops"
+            access_key_id = "AKIDbase"
+            access_key_secret_env = "TC_SECRET"
+            sts_region = "ap-singapore"
+            [profiles.ecs.alibaba]
+            instance_role = "gateway-role"
+            metadata_endpoint = "http://100.100.100.200"
+            [profiles.cvm.tencent]
+            instance_role = "gateway-role"
+            [profiles.rotated.tencent]
+            credentials_file = "/run/secrets/tencent"
+            poll_interval_ms = 500
+            "#,
+        )
+        .unwrap();
+        assert!(c.profiles["ops"]
+            .alibaba
+            .as_ref()
+            .unwrap()
+            .role_arn
+            .is_some());
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("Statement"), "{debug}");
+        for (text, key) in [
+            (
+                "[profiles.p.alibaba]\nrole_arn = \"acs:ram::1:role/x\"\ninstance_role = \"r\"",
+                "profiles.p.alibaba.instance_role",
+            ),
+            (
+                "[profiles.p.alibaba]\nrole_arn = \"arn:aws:iam::1:role/x\"\naccess_key_id = \"a\"\naccess_key_secret = \"b\"",
+                "profiles.p.alibaba.role_arn",
+            ),
+            (
+                "[profiles.p.alibaba]\nrole_arn = \"acs:ram::1:role/x\"\nsource_profile = \"q\"\nduration_seconds = 60",
+                "profiles.p.alibaba.duration_seconds",
+            ),
+            (
+                "[profiles.p.alibaba]\nrole_arn = \"acs:ram::1:role/x\"\nsource_profile = \"q\"\npolicy = \"nope\"",
+                "profiles.p.alibaba.policy",
+            ),
+            (
+                "[profiles.p.alibaba]\nrole_arn = \"acs:ram::1:role/x\"\nsource_profile = \"nobody\"",
+                "profiles.p.alibaba.source_profile",
+            ),
+            (
+                "[profiles.p.alibaba]\nrole_arn = \"acs:ram::1:role/x\"\nsource_profile = \"q\"\n[profiles.q.alibaba]\nrole_arn = \"acs:ram::1:role/y\"\nsource_profile = \"p\"",
+                "profiles.p.alibaba.source_profile",
+            ),
+            (
+                "[profiles.p.alibaba]\nrole_arn = \"acs:ram::1:role/x\"",
+                "profiles.p.alibaba.access_key_id",
+            ),
+            (
+                "[profiles.p.alibaba]\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\nsts_endpoint = \"http://x\"",
+                "profiles.p.alibaba.sts_endpoint",
+            ),
+            (
+                "[profiles.p.tencent]\ninstance_role = \"r\"\naccess_key_id = \"a\"",
+                "profiles.p.tencent.instance_role",
+            ),
+            (
+                "[profiles.p.tencent]\ninstance_role = \"r\"\nmetadata_endpoint = \"http://x/latest\"",
+                "profiles.p.tencent.metadata_endpoint",
+            ),
+            (
+                "[profiles.p.tencent]\ncredentials_file = \"/f\"\npoll_interval_ms = 0",
+                "profiles.p.tencent.poll_interval_ms",
+            ),
+            (
+                "[profiles.p.tencent]\naccess_key_id = \"a\"\naccess_key_secret = \"b\"\npoll_interval_ms = 5",
+                "profiles.p.tencent.poll_interval_ms",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{key}`")), "{text}: {e}");
+        }
+        // The implicit default profile may be the base of a role.
+        parse(
+            "[profiles.p.alibaba]\nrole_arn = \"acs:ram::1:role/x\"\nsource_profile = \"default\"",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -76,7 +76,10 @@ pub fn from_files(
     Err(tried.join("; "))
 }
 
-fn from_cli_file(path: &Path, profile: Option<&str>) -> Result<Option<Credential>, String> {
+pub(crate) fn from_cli_file(
+    path: &Path,
+    profile: Option<&str>,
+) -> Result<Option<Credential>, String> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -126,7 +129,7 @@ fn from_cli_file(path: &Path, profile: Option<&str>) -> Result<Option<Credential
     .map_err(|e| format!("profile {name:?}: {e}"))
 }
 
-fn from_ini_file(path: &Path, section: &str) -> Result<Option<Credential>, String> {
+pub(crate) fn from_ini_file(path: &Path, section: &str) -> Result<Option<Credential>, String> {
     if !path.exists() {
         return Ok(None);
     }

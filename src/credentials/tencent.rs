@@ -44,24 +44,29 @@ pub fn from_files(
         if !path.exists() {
             continue;
         }
-        let ini = ini::Ini::load_from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let s = ini
-            .section(Some(section))
-            .ok_or_else(|| format!("{}: no section [{section}]", path.display()))?;
-        let get = |k: &str| s.get(k).unwrap_or_default().to_string();
-        return Credential::new(
-            get("secret_id"),
-            get("secret_key"),
-            None,
-            path.display().to_string(),
-        )
-        .map_err(|e| format!("{} [{section}]: {e}", path.display()));
+        return from_ini_file(path, section);
     }
     let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
     Err(format!(
         "no credentials file ({} not found)",
         list.join(", ")
     ))
+}
+
+/// One section (`secret_id`, `secret_key`) of one credentials file.
+pub(crate) fn from_ini_file(path: &Path, section: &str) -> Result<Credential, String> {
+    let ini = ini::Ini::load_from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let s = ini
+        .section(Some(section))
+        .ok_or_else(|| format!("{}: no section [{section}]", path.display()))?;
+    let get = |k: &str| s.get(k).unwrap_or_default().to_string();
+    Credential::new(
+        get("secret_id"),
+        get("secret_key"),
+        None,
+        path.display().to_string(),
+    )
+    .map_err(|e| format!("{} [{section}]: {e}", path.display()))
 }
 
 #[cfg(test)]

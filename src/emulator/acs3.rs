@@ -53,7 +53,8 @@ pub(crate) fn authenticate(
         }
     })?;
     env.key_id = Some(clip(&parsed.access_key_id));
-    let key = auth::key(&emu.config, Vendor::Alibaba, &parsed.access_key_id)?;
+    let known = auth::key(emu, Vendor::Alibaba, &parsed.access_key_id)?;
+    let key = &known.key;
     let date = req
         .header("x-acs-date")
         .ok_or(Rejection::MissingHeader("x-acs-date"))?;
@@ -115,6 +116,7 @@ pub(crate) fn authenticate(
         });
     }
     auth::check_token(key, req.header("x-acs-security-token"))?;
+    auth::check_expiry(emu, &known, clock)?;
     if let Some(id) = req.header("x-acs-accesskey-id") {
         if id != parsed.access_key_id {
             return Err(Rejection::WrongToken);

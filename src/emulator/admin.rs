@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Router<Arc<Emulator>> {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/reset", post(reset))
+        .route("/credentials", get(credentials).post(configure_credentials))
 }
 
 async fn health(State(emu): State<Arc<Emulator>>) -> Response {
@@ -63,6 +64,23 @@ async fn add_fault(State(emu): State<Arc<Emulator>>, body: axum::body::Bytes) ->
 async fn clear_faults(State(emu): State<Arc<Emulator>>) -> Response {
     emu.clear_faults();
     Json(json!({"faults": []})).into_response()
+}
+
+async fn credentials(State(emu): State<Arc<Emulator>>) -> Response {
+    Json(emu.credential_stats()).into_response()
+}
+
+async fn configure_credentials(
+    State(emu): State<Arc<Emulator>>,
+    body: axum::body::Bytes,
+) -> Response {
+    match serde_json::from_slice::<super::CredentialSettings>(&body) {
+        Ok(settings) => {
+            emu.configure_credentials(&settings);
+            Json(emu.credential_stats()).into_response()
+        }
+        Err(e) => bad_request(format!("not credential settings: {e}")),
+    }
 }
 
 async fn reset(State(emu): State<Arc<Emulator>>) -> Response {

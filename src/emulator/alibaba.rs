@@ -124,6 +124,11 @@ pub(crate) fn map(rej: &Rejection, catalog: &Catalog, op: Option<&Operation>) ->
             "InvalidSecurityToken.MismatchWithAccessKey",
             "Specified SecurityToken mismatch with the AccessKey.",
         ),
+        R::TokenExpired => e(
+            400,
+            "InvalidSecurityToken.Expired",
+            "Specified SecurityToken is expired.",
+        ),
         R::TimestampFormat(_) => e(
             400,
             "InvalidTimeStamp.Format",
@@ -266,7 +271,7 @@ pub(crate) fn success_response(op: &Operation) -> Response {
     json_response(200, &body)
 }
 
-fn json_response(status: u16, body: &Value) -> Response {
+pub(crate) fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, body.to_string()).into_response();
     resp.headers_mut()

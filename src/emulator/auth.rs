@@ -3,16 +3,27 @@
 use crate::catalog::Vendor;
 use crate::signing::constant_time_eq;
 
-use super::config::{EmulatorConfig, EmulatorKey};
+use super::config::EmulatorKey;
 use super::rejection::Rejection;
+use super::request::Clock;
+use super::sts::KnownKey;
+use super::Emulator;
 
-/// The key with this id, or [`Rejection::UnknownKey`].
-pub(crate) fn key<'a>(
-    config: &'a EmulatorConfig,
-    vendor: Vendor,
-    id: &str,
-) -> Result<&'a EmulatorKey, Rejection> {
-    config.find(vendor, id).ok_or(Rejection::UnknownKey)
+/// The key with this id (configured or issued), or [`Rejection::UnknownKey`].
+pub(crate) fn key(emu: &Emulator, vendor: Vendor, id: &str) -> Result<KnownKey, Rejection> {
+    emu.known_key(vendor, id).ok_or(Rejection::UnknownKey)
+}
+
+/// An issued (temporary) key past its expiry is refused, once its signature and token
+/// verified.
+pub(crate) fn check_expiry(emu: &Emulator, key: &KnownKey, clock: &Clock) -> Result<(), Rejection> {
+    match key.expires_at {
+        Some(t) if clock.wall >= t => {
+            emu.issued.note_expired();
+            Err(Rejection::TokenExpired)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A key registered with a token requires exactly that token; a key without one accepts

@@ -39,6 +39,7 @@
 //! | Authorization missing/malformed, unsigned `host`/`x-acs-*`, signed header not sent | `IncompleteSignature` (400) | `AuthFailure.InvalidAuthorization` |
 //! | other signature method/version | `InvalidSignatureMethod` (400) | `AuthFailure.InvalidAuthorization` |
 //! | token missing / wrong | `MissingSecurityToken` / `InvalidSecurityToken.MismatchWithAccessKey` (400) | `AuthFailure.TokenFailure` |
+//! | temporary credential expired (after signature and token verified) | `InvalidSecurityToken.Expired` (400) | `AuthFailure.TokenFailure` |
 //! | timestamp bad / too far | `InvalidTimeStamp.Format` / `InvalidTimeStamp.Expired` (400) | `InvalidParameter` / `AuthFailure.SignatureExpire` |
 //! | nonce reused | `SignatureNonceUsed` (400) | – |
 //! | common parameter missing (`AccessKeyId`, `Version`, ...) | `Missing<Name>` (400) | `MissingParameter` |
@@ -53,6 +54,23 @@
 //! | over the documented QPS | `Throttling.User` (400) "Request was denied due to user flow control." | `RequestLimitExceeded` |
 //! | method other than GET/POST (Tencent: POST) | `UnsupportedHTTPMethod` (400) | `UnsupportedProtocol` |
 //! | no action at all | `MissingAction` (400) | – |
+//!
+//! # Temporary credentials
+//!
+//! - STS `AssumeRole` on the vendor endpoint, authenticated like any call: Alibaba (RPC v1
+//!   or ACS3, `Version=2015-04-01`; `RoleArn`, `RoleSessionName` required,
+//!   `DurationSeconds`, `Policy`, `ExternalId` accepted) answers
+//!   `{"RequestId","AssumedRoleUser":{"Arn","AssumedRoleId","RoleName"},"Credentials":{"AccessKeyId":"STS.…","AccessKeySecret","SecurityToken","Expiration":"2025-01-15T08:30:45Z"}}`;
+//!   Tencent (TC3, service `sts`, `X-TC-Version: 2018-08-13`) answers
+//!   `{"Response":{"Credentials":{"Token","TmpSecretId":"AKID…","TmpSecretKey"},"ExpiredTime":1736929845,"Expiration","RequestId"}}`.
+//!   Faults apply to action `AssumeRole`; calls are counted under it in the stats.
+//! - Instance metadata under `/latest/` (see `metadata.rs`): the ECS IMDSv2 token handshake
+//!   and RAM-role credentials, the CVM role credentials.
+//!
+//! Every credential issued is accepted with its token by the emulated operations until
+//! its expiry, which is a whole second (the lifetime rounded up): the forced lifetime
+//! (`/_emulator/credentials`), else `DurationSeconds`, else 3600 s. Expired ones are
+//! refused with the codes above (and remembered for an hour).
 //!
 //! Not emulated: TC3 with signed headers other than `content-type;host`, TC3
 //! `UNSIGNED-PAYLOAD`, TC3 GET, XML responses (`Format=XML` is answered in JSON).
@@ -75,8 +93,14 @@
 //!   `{"type":"http_status","status":503}`, `{"type":"delay","ms":250}`, `{"type":"drop"}`;
 //!   `times` defaults to 1, 0 means until cleared; `action` `"*"` matches every action.
 //! - `DELETE /_emulator/faults` → `{"faults":[]}`
-//! - `POST /_emulator/reset` → `{"reset":true}` (clears calls, stats, faults, nonces and
-//!   QPS windows)
+//! - `POST /_emulator/reset` → `{"reset":true}` (clears calls, stats, faults, nonces,
+//!   QPS windows and the issuance counts; issued credentials stay valid)
+//! - `GET /_emulator/credentials` → [`CredentialStats`]:
+//!   `{"sts_alibaba":4,"sts_tencent":4,"metadata_alibaba":1,"metadata_tencent":1,"expired_rejections":0,"active":3,"lifetime_ms":3000,"metadata_available":true}`
+//! - `POST /_emulator/credentials` with [`CredentialSettings`]
+//!   `{"lifetime_ms":3000,"metadata_available":false}` (either member; `lifetime_ms` 0
+//!   goes back to the asked lifetime; the metadata services answer 503 while off) → the
+//!   same shape
 
 mod acs3;
 mod admin;
@@ -84,6 +108,7 @@ mod alibaba;
 mod auth;
 mod config;
 mod faults;
+mod metadata;
 mod nonces;
 mod pipeline;
 mod query;
@@ -94,6 +119,7 @@ mod routes;
 mod rpc_v1;
 mod server;
 mod state;
+mod sts;
 mod tc3;
 mod tencent;
 mod validate;
@@ -114,9 +140,11 @@ pub use config::{
 };
 pub use faults::{Fault, FaultKind};
 pub use record::{ActionStats, KeyStats, ReceivedCall, Stats, CALL_LOG_CAPACITY, UNKNOWN_BUCKET};
+pub use sts::{CredentialSettings, CredentialStats};
 
 use faults::FaultStore;
 use state::State;
+use sts::{Issued, KnownKey};
 
 /// The emulator's state: keys, catalog, faults, calls and statistics.
 #[derive(Debug)]
@@ -125,6 +153,7 @@ pub struct Emulator {
     config: EmulatorConfig,
     state: State,
     faults: FaultStore,
+    issued: Issued,
 }
 
 impl Emulator {
@@ -135,7 +164,29 @@ impl Emulator {
             config,
             state: State::default(),
             faults: FaultStore::default(),
+            issued: Issued::default(),
         }
+    }
+
+    /// A configured key, or a temporary one it issued (with its expiry).
+    pub(crate) fn known_key(&self, vendor: crate::catalog::Vendor, id: &str) -> Option<KnownKey> {
+        match self.config.find(vendor, id) {
+            Some(k) => Some(KnownKey {
+                key: k.clone(),
+                expires_at: None,
+            }),
+            None => self.issued.find(vendor, id),
+        }
+    }
+
+    /// Counters and settings of the temporary credentials it issues.
+    pub fn credential_stats(&self) -> CredentialStats {
+        self.issued.stats()
+    }
+
+    /// Changes how temporary credentials are issued (lifetime, metadata up or down).
+    pub fn configure_credentials(&self, settings: &CredentialSettings) {
+        self.issued.configure(settings);
     }
 
     /// The keys it accepts.
@@ -173,10 +224,12 @@ impl Emulator {
         self.state.stats()
     }
 
-    /// Clears calls, statistics, faults, nonces and QPS windows.
+    /// Clears calls, statistics, faults, nonces, QPS windows and the counts of issued
+    /// credentials (issued credentials stay valid until they expire).
     pub fn reset(&self) {
         self.faults.clear();
         self.state.reset();
+        self.issued.reset_counts();
     }
 }
 
@@ -259,9 +312,19 @@ impl EmulatorHandle {
         self.emulator.stats()
     }
 
-    /// Clears calls, statistics, faults, nonces and QPS windows.
+    /// Clears calls, statistics, faults, nonces, QPS windows and issuance counts.
     pub fn reset(&self) {
         self.emulator.reset();
+    }
+
+    /// Counters and settings of the temporary credentials it issues.
+    pub fn credential_stats(&self) -> CredentialStats {
+        self.emulator.credential_stats()
+    }
+
+    /// Changes how temporary credentials are issued (lifetime, metadata up or down).
+    pub fn configure_credentials(&self, settings: &CredentialSettings) {
+        self.emulator.configure_credentials(settings);
     }
 
     /// Stops accepting, lets in-flight calls finish (10 s at most) and returns.

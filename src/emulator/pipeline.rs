@@ -27,7 +27,7 @@ use super::rejection::Rejection;
 use super::request::{vendor_name, Clock, Envelope, RawRequest, Scheme};
 use super::server::ConnControl;
 use super::window::limit_for;
-use super::{acs3, alibaba, rpc_v1, tc3, tencent, validate, Emulator};
+use super::{acs3, alibaba, rpc_v1, sts, tc3, tencent, validate, Emulator};
 
 /// How a call that was not rejected ends.
 enum Handled {
@@ -35,6 +35,8 @@ enum Handled {
     Success(Arc<Operation>),
     /// Close the connection without answering.
     Drop,
+    /// A ready answer (STS `AssumeRole`).
+    Reply(Response),
 }
 
 /// Answers one request to the vendor endpoint.
@@ -58,6 +60,7 @@ pub(crate) async fn handle(emu: &Emulator, req: RawRequest, conn: Option<ConnCon
             (Some(resp), 200, "ok".to_string(), Category::Ok)
         }
         Ok(Handled::Drop) => (None, 0, "connection_dropped".to_string(), Category::Error),
+        Ok(Handled::Reply(resp)) => (Some(resp), 200, "ok".to_string(), Category::Ok),
         Err(rejection) => {
             let category = if matches!(rejection, Rejection::Throttled { .. }) {
                 Category::Throttled
@@ -80,13 +83,13 @@ pub(crate) async fn handle(emu: &Emulator, req: RawRequest, conn: Option<ConnCon
         }
     };
 
-    let action_bucket = if op.is_some() {
+    let action_bucket = if op.is_some() || sts::is_sts(&env.action) {
         env.action.as_str()
     } else {
         UNKNOWN_BUCKET
     };
     let key_bucket = match env.key_id.as_deref() {
-        Some(id) if emu.config.find(vendor, id).is_some() => id,
+        Some(id) if emu.known_key(vendor, id).is_some() => id,
         _ => UNKNOWN_BUCKET,
     };
     tracing::info!(
@@ -143,16 +146,27 @@ async fn run(
         Scheme::Tc3 => tc3::authenticate(emu, req, env, clock)?,
     }
     let vendor = env.scheme.vendor();
-    let bucket = if emu.catalog.by_action(vendor, &env.action).is_some() {
+    let is_sts = sts::is_sts(&env.action);
+    let bucket = if is_sts || emu.catalog.by_action(vendor, &env.action).is_some() {
         env.action.as_str()
     } else {
         UNKNOWN_BUCKET
     };
     emu.state.note_verified(bucket, clock.mono);
 
-    let op = resolve(&emu.catalog, vendor, &env.action, env.version.as_deref())?;
-    if let Some(kind) = emu.faults.take(op.action()) {
-        tracing::info!(action = op.action(), ?kind, "injecting fault");
+    let op = if is_sts {
+        None
+    } else {
+        Some(resolve(
+            &emu.catalog,
+            vendor,
+            &env.action,
+            env.version.as_deref(),
+        )?)
+    };
+    let action = op.as_ref().map_or(sts::ACTION, |op| op.action());
+    if let Some(kind) = emu.faults.take(action) {
+        tracing::info!(action, ?kind, "injecting fault");
         match kind {
             FaultKind::Error {
                 code,
@@ -170,6 +184,9 @@ async fn run(
             FaultKind::Drop => return Ok(Handled::Drop),
         }
     }
+    let Some(op) = op else {
+        return sts::assume_role(&emu.issued, vendor, env).map(Handled::Reply);
+    };
     if let Some(limit) = limit_for(op.rule.documented_qps) {
         let key_id = env.key_id.as_deref().unwrap_or_default();
         if !emu.state.admit(op.action(), key_id, limit, Instant::now()) {

@@ -48,6 +48,9 @@ pub(crate) enum Rejection {
     /// The security token is not the key's (or the key takes none).
     #[error("security token does not match the access key")]
     WrongToken,
+    /// The temporary credential (STS token) has expired.
+    #[error("security token expired")]
+    TokenExpired,
     /// The timestamp does not parse.
     #[error("timestamp {0:?} is malformed")]
     TimestampFormat(String),

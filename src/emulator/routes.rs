@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::request::RawRequest;
 use super::server::ConnControl;
-use super::{admin, pipeline, Emulator};
+use super::{admin, metadata, pipeline, Emulator};
 
 /// Largest request body read (the vendors' own limits are of the same order).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -21,6 +21,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub(crate) fn router(emu: Arc<Emulator>) -> Router {
     Router::new()
         .nest("/_emulator", admin::routes())
+        .nest("/latest", metadata::routes())
         .route("/", any(vendor))
         .fallback(not_found)
         .with_state(emu)

@@ -62,7 +62,8 @@ pub(crate) fn authenticate(
         return Err(Rejection::Method(req.method.to_string()));
     }
     let key_id = get("AccessKeyId").ok_or(Rejection::MissingCommon("AccessKeyId"))?;
-    let key = auth::key(&emu.config, Vendor::Alibaba, key_id)?;
+    let known = auth::key(emu, Vendor::Alibaba, key_id)?;
+    let key = &known.key;
     let signature = get("Signature").ok_or(Rejection::MissingCommon("Signature"))?;
     match get("SignatureMethod") {
         None => return Err(Rejection::MissingCommon("SignatureMethod")),
@@ -96,5 +97,6 @@ pub(crate) fn authenticate(
         });
     }
     auth::check_token(key, get("SecurityToken"))?;
+    auth::check_expiry(emu, &known, clock)?;
     alibaba::use_nonce(emu, key_id, nonce, skew, clock)
 }

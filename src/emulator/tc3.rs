@@ -43,7 +43,8 @@ pub(crate) fn authenticate(
         Rejection::IncompleteSignature("the Authorization header is malformed".into())
     })?;
     env.key_id = Some(clip(&parsed.secret_id));
-    let key = auth::key(&emu.config, Vendor::Tencent, &parsed.secret_id)?;
+    let known = auth::key(emu, Vendor::Tencent, &parsed.secret_id)?;
+    let key = &known.key;
     let ts_text = req
         .header("x-tc-timestamp")
         .ok_or(Rejection::MissingHeader("X-TC-Timestamp"))?;
@@ -87,6 +88,7 @@ pub(crate) fn authenticate(
         });
     }
     auth::check_token(key, req.header("x-tc-token"))?;
+    auth::check_expiry(emu, &known, clock)?;
     body.map(|_| ())
 }
 

@@ -36,6 +36,7 @@ pub(crate) fn map(rej: &Rejection, catalog: &Catalog, op: Option<&Operation>) ->
         ),
         R::MissingToken => e("AuthFailure.TokenFailure", "The temporary credential requires its X-TC-Token.".into()),
         R::WrongToken => e("AuthFailure.TokenFailure", "The token does not belong to the SecretId.".into()),
+        R::TokenExpired => e("AuthFailure.TokenFailure", "The temporary credential has expired.".into()),
         R::TimestampFormat(v) => e("InvalidParameter", format!("The X-TC-Timestamp `{v}` is not a Unix timestamp.")),
         R::TimestampExpired { value, skew_secs } => e(
             "AuthFailure.SignatureExpire",
@@ -105,7 +106,7 @@ pub(crate) fn success_response(op: &Operation) -> Response {
     json_response(200, &body)
 }
 
-fn json_response(status: u16, body: &Value) -> Response {
+pub(crate) fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, body.to_string()).into_response();
     resp.headers_mut().insert(

@@ -1,0 +1,157 @@
+//! Instance roles: the Alibaba Cloud ECS RAM-role metadata service (with the IMDSv2
+//! token handshake) and the Tencent Cloud CVM role metadata service.
+
+use chrono::DateTime;
+use futures::future::BoxFuture;
+use serde_json::Value;
+use url::Url;
+
+use super::refresh::{Fetched, Source};
+use super::sts::parse_expiration;
+use super::Credential;
+use crate::catalog::Vendor;
+
+/// Default Alibaba ECS metadata endpoint.
+pub const ALIBABA_METADATA_ENDPOINT: &str = "http://100.100.100.200";
+/// Default Tencent CVM metadata endpoint.
+pub const TENCENT_METADATA_ENDPOINT: &str = "http://metadata.tencentyun.com";
+/// Header asking for an ECS metadata token with this lifetime (seconds).
+pub const ECS_TOKEN_TTL_HEADER: &str = "X-aliyun-ecs-metadata-token-ttl-seconds";
+/// Header carrying the ECS metadata token.
+pub const ECS_TOKEN_HEADER: &str = "X-aliyun-ecs-metadata-token";
+/// Lifetime asked for the ECS metadata token (seconds; the service allows 1 to 21600).
+const ECS_TOKEN_TTL_SECONDS: u32 = 300;
+
+/// An instance-role source.
+pub(crate) struct MetadataSource {
+    pub vendor: Vendor,
+    pub endpoint: Url,
+    pub role: String,
+    /// A client without proxies (the metadata service is link-local).
+    pub client: reqwest::Client,
+}
+
+impl MetadataSource {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.endpoint.as_str().trim_end_matches('/'))
+    }
+
+    async fn ecs_token(&self) -> Result<String, String> {
+        let resp = self
+            .client
+            .put(self.url("/latest/api/token"))
+            .header(ECS_TOKEN_TTL_HEADER, ECS_TOKEN_TTL_SECONDS.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("metadata token: {}", crate::transport::describe_error(e)))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        if status != 200 || text.trim().is_empty() {
+            return Err(format!("metadata token: HTTP {status}"));
+        }
+        Ok(text.trim().to_string())
+    }
+}
+
+impl Source for MetadataSource {
+    fn describe(&self) -> String {
+        let what = match self.vendor {
+            Vendor::Tencent => "CVM role",
+            _ => "ECS RAM role",
+        };
+        format!(
+            "{what} {} at {}",
+            self.role,
+            self.endpoint.host_str().unwrap_or_default()
+        )
+    }
+
+    fn fetch(&self) -> BoxFuture<'_, Result<Fetched, String>> {
+        Box::pin(async move {
+            let (path, token) = match self.vendor {
+                Vendor::Tencent => (
+                    format!("/latest/meta-data/cam/security-credentials/{}", self.role),
+                    None,
+                ),
+                _ => (
+                    format!("/latest/meta-data/ram/security-credentials/{}", self.role),
+                    Some(self.ecs_token().await?),
+                ),
+            };
+            let mut req = self.client.get(self.url(&path));
+            if let Some(t) = &token {
+                req = req.header(ECS_TOKEN_HEADER, t.as_str());
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| format!("metadata: {}", crate::transport::describe_error(e)))?;
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.unwrap_or_default();
+            if status != 200 {
+                return Err(format!("metadata {path}: HTTP {status}"));
+            }
+            parse(self.vendor, &body)
+        })
+    }
+}
+
+fn parse(vendor: Vendor, body: &[u8]) -> Result<Fetched, String> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| "metadata reply is not JSON".to_string())?;
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    if s("Code") != "Success" {
+        return Err(format!("metadata reply Code is {:?}", s("Code")));
+    }
+    let (id, secret, token, expires_at) = match vendor {
+        Vendor::Tencent => (
+            s("TmpSecretId"),
+            s("TmpSecretKey"),
+            s("Token"),
+            v.get("ExpiredTime")
+                .and_then(Value::as_i64)
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .or_else(|| parse_expiration(&s("Expiration"))),
+        ),
+        _ => (
+            s("AccessKeyId"),
+            s("AccessKeySecret"),
+            s("SecurityToken"),
+            parse_expiration(&s("Expiration")),
+        ),
+    };
+    let expires_at = expires_at.ok_or("metadata reply has no valid expiration")?;
+    let credential = Credential::new(id, secret, Some(token), "instance metadata")
+        .map_err(|e| format!("metadata reply: {e}"))?;
+    if credential.token.is_none() {
+        return Err("metadata reply has no token".into());
+    }
+    Ok(Fetched {
+        credential,
+        expires_at: Some(expires_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_of_both_vendors() {
+        let ecs = br#"{"AccessKeyId":"STS.a","AccessKeySecret":"s","Expiration":"2099-01-01T00:00:00Z","SecurityToken":"t","LastUpdated":"2098-12-31T18:00:00Z","Code":"Success"}"#;
+        let f = parse(Vendor::Alibaba, ecs).unwrap();
+        assert_eq!(f.credential.access_key_id.expose(), "STS.a");
+        let cvm = br#"{"TmpSecretId":"AKIDx","TmpSecretKey":"k","ExpiredTime":4070908800,"Expiration":"2099-01-01T00:00:00Z","Token":"t","Code":"Success"}"#;
+        let f = parse(Vendor::Tencent, cvm).unwrap();
+        assert_eq!(f.expires_at.unwrap().timestamp(), 4_070_908_800);
+        let failed = br#"{"Code":"Failed"}"#;
+        assert!(parse(Vendor::Alibaba, failed).is_err());
+        let no_token = br#"{"AccessKeyId":"STS.a","AccessKeySecret":"s","Expiration":"2099-01-01T00:00:00Z","Code":"Success"}"#;
+        assert!(parse(Vendor::Alibaba, no_token).is_err());
+    }
+}
