@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status};
 
 use crate::gateway::Gateway;
@@ -138,7 +139,12 @@ pub async fn serve(
         ))
         .add_service(sddp::sddp_server::SddpServer::new(handler.clone()))
         .add_service(dlc::dlc_server::DlcServer::new(handler));
-    let incoming = TcpListenerStream::new(listener);
+    // Small gRPC frames must not wait for Nagle's algorithm.
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        conn.inspect(|stream| {
+            let _ = stream.set_nodelay(true);
+        })
+    });
     let server = router.serve_with_incoming_shutdown(incoming, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });
