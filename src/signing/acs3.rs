@@ -246,39 +246,11 @@ impl std::fmt::Debug for Acs3Authorization {
 /// Spaces after the commas are tolerated; each of the three fields must appear exactly once,
 /// be non-empty and contain no whitespace; unknown fields are rejected.
 pub fn parse_authorization(value: &str) -> Option<Acs3Authorization> {
-    let rest = value.trim().strip_prefix(ALGORITHM)?;
-    if !rest.starts_with(' ') {
-        return None;
-    }
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in rest.split(',') {
-        let (key, val) = part.trim().split_once('=')?;
-        if val.is_empty() || val.chars().any(char::is_whitespace) {
-            return None;
-        }
-        let slot = match key {
-            "Credential" => &mut credential,
-            "SignedHeaders" => &mut signed_headers,
-            "Signature" => &mut signature,
-            _ => return None,
-        };
-        if slot.replace(val).is_some() {
-            return None;
-        }
-    }
-    let names: Vec<String> = signed_headers?
-        .split(';')
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if names.iter().any(String::is_empty) {
-        return None;
-    }
+    let (credential, signed_headers, signature) = super::split_authorization(value, ALGORITHM)?;
     Some(Acs3Authorization {
-        access_key_id: credential?.to_string(),
-        signed_headers: names,
-        signature: signature?.to_string(),
+        access_key_id: credential.to_string(),
+        signed_headers,
+        signature: signature.to_string(),
     })
 }
 

@@ -175,31 +175,10 @@ impl std::fmt::Debug for Tc3Authorization {
 /// Spaces after the commas are optional; each field must appear exactly once, be non-empty
 /// and contain no whitespace; unknown fields are rejected.
 pub fn parse_authorization(value: &str) -> Option<Tc3Authorization> {
-    let rest = value.trim().strip_prefix(ALGORITHM)?;
-    if !rest.starts_with(' ') {
-        return None;
-    }
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in rest.split(',') {
-        let (key, val) = part.trim().split_once('=')?;
-        if val.is_empty() || val.chars().any(char::is_whitespace) {
-            return None;
-        }
-        let slot = match key {
-            "Credential" => &mut credential,
-            "SignedHeaders" => &mut signed_headers,
-            "Signature" => &mut signature,
-            _ => return None,
-        };
-        if slot.replace(val).is_some() {
-            return None;
-        }
-    }
+    let (credential, signed_headers, signature) = super::split_authorization(value, ALGORITHM)?;
 
     // SecretId/date/service/tc3_request, split from the right.
-    let mut scope = credential?.rsplitn(4, '/');
+    let mut scope = credential.rsplitn(4, '/');
     let terminator = scope.next()?;
     let service = scope.next()?;
     let date = scope.next()?;
@@ -208,19 +187,12 @@ pub fn parse_authorization(value: &str) -> Option<Tc3Authorization> {
         return None;
     }
 
-    let names: Vec<String> = signed_headers?
-        .split(';')
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if names.iter().any(String::is_empty) {
-        return None;
-    }
     Some(Tc3Authorization {
         secret_id: secret_id.to_string(),
         date: date.to_string(),
         service: service.to_string(),
-        signed_headers: names,
-        signature: signature?.to_string(),
+        signed_headers,
+        signature: signature.to_string(),
     })
 }
 
