@@ -46,6 +46,46 @@ pub(crate) fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
     mac.finalize().into_bytes().into()
 }
 
+/// Splits `<ALGORITHM> Credential=..,SignedHeaders=a;b,Signature=..` (spaces
+/// after the commas allowed) into (credential, lowercased signed header names,
+/// signature). `None` when the algorithm differs, a field is missing, repeated,
+/// empty, unknown or contains whitespace, or a header name is empty.
+pub(crate) fn split_authorization<'a>(
+    value: &'a str,
+    algorithm: &str,
+) -> Option<(&'a str, Vec<String>, &'a str)> {
+    let rest = value.trim().strip_prefix(algorithm)?;
+    if !rest.starts_with(' ') {
+        return None;
+    }
+    let mut credential = None;
+    let mut signed_headers = None;
+    let mut signature = None;
+    for part in rest.split(',') {
+        let (key, val) = part.trim().split_once('=')?;
+        if val.is_empty() || val.chars().any(char::is_whitespace) {
+            return None;
+        }
+        let slot = match key {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed_headers,
+            "Signature" => &mut signature,
+            _ => return None,
+        };
+        if slot.replace(val).is_some() {
+            return None;
+        }
+    }
+    let names: Vec<String> = signed_headers?
+        .split(';')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if names.iter().any(String::is_empty) {
+        return None;
+    }
+    Some((credential?, names, signature?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,44 +146,4 @@ mod tests {
             .expect("valid timestamp");
         assert_eq!(iso8601(t), "2025-01-15T08:30:45Z");
     }
-}
-
-/// Splits `<ALGORITHM> Credential=..,SignedHeaders=a;b,Signature=..` (spaces
-/// after the commas allowed) into (credential, lowercased signed header names,
-/// signature). `None` when the algorithm differs, a field is missing, repeated,
-/// empty, unknown or contains whitespace, or a header name is empty.
-pub(crate) fn split_authorization<'a>(
-    value: &'a str,
-    algorithm: &str,
-) -> Option<(&'a str, Vec<String>, &'a str)> {
-    let rest = value.trim().strip_prefix(algorithm)?;
-    if !rest.starts_with(' ') {
-        return None;
-    }
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in rest.split(',') {
-        let (key, val) = part.trim().split_once('=')?;
-        if val.is_empty() || val.chars().any(char::is_whitespace) {
-            return None;
-        }
-        let slot = match key {
-            "Credential" => &mut credential,
-            "SignedHeaders" => &mut signed_headers,
-            "Signature" => &mut signature,
-            _ => return None,
-        };
-        if slot.replace(val).is_some() {
-            return None;
-        }
-    }
-    let names: Vec<String> = signed_headers?
-        .split(';')
-        .map(str::to_ascii_lowercase)
-        .collect();
-    if names.iter().any(String::is_empty) {
-        return None;
-    }
-    Some((credential?, names, signature?))
 }
