@@ -51,6 +51,18 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
         config.http.connect_timeout, config.http.request_timeout, config.shutdown_grace
     );
 
+    let sv = &config.server;
+    let _ = writeln!(
+        w,
+        "server limits     request {} bytes, {} streams/connection, {} connections, keepalive {:?}/{:?}, deadline default {:?} max {:?}",
+        sv.max_request_bytes,
+        sv.max_concurrent_streams,
+        sv.max_connections,
+        sv.keepalive_interval,
+        sv.keepalive_timeout,
+        sv.default_deadline,
+        sv.max_deadline
+    );
     let _ = writeln!(w, "\nproducts");
     for s in catalog.services() {
         let key = &s.rule.endpoint_key;
@@ -169,5 +181,6 @@ mod tests {
         assert!(text.contains("DescribeUserStatus"), "{text}");
         assert!(text.contains("key account:42"), "{text}");
         assert!(text.contains("by 3 replicas"), "{text}");
+        assert!(text.contains("request 65536 bytes"), "{text}");
     }
 }

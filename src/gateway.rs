@@ -141,6 +141,11 @@ impl Gateway {
         }
     }
 
+    /// The `[server]` settings.
+    pub fn server_settings(&self) -> &crate::config::ServerSettings {
+        &self.config.server
+    }
+
     /// Calls in progress.
     pub fn in_flight(&self) -> &InFlight {
         &self.in_flight
@@ -197,10 +202,14 @@ impl Gateway {
             .get("grpc-timeout")
             .map(|v| v.to_str().ok().and_then(parse_grpc_timeout))
         {
-            None => None,
+            // No deadline from the caller: the configured default bounds the call.
+            None => Some(Instant::now() + self.config.server.default_deadline),
             // tonic's transport enforces grpc-timeout too (answering CANCELLED);
             // finish a little earlier so the caller gets DEADLINE_EXCEEDED with details.
-            Some(Some(d)) => Some(Instant::now() + d - (d / 10).min(DEADLINE_MARGIN)),
+            Some(Some(d)) => {
+                let d = d.min(self.config.server.max_deadline);
+                Some(Instant::now() + d - (d / 10).min(DEADLINE_MARGIN))
+            }
             Some(None) => {
                 violations.push(FieldViolation::new("grpc-timeout", "is malformed"));
                 None

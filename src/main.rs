@@ -40,6 +40,9 @@ enum Command {
         /// sign with throwaway credentials it accepts.
         #[arg(long)]
         emulate: bool,
+        /// Allow listening on a non-loopback address without caller authentication.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Run the vendor emulator alone (demo keys; see README).
     Emulator {
@@ -125,7 +128,8 @@ async fn main() -> ExitCode {
             config,
             listen,
             emulate,
-        } => serve(config, listen, emulate).await,
+            insecure,
+        } => serve(config, listen, emulate, insecure).await,
         Command::Emulator { listen } => run_emulator(listen).await,
         Command::CheckConfig { file } => check_config(&file).await,
         Command::Loadtest(args) => loadtest(args).await,
@@ -143,6 +147,7 @@ async fn serve(
     config_path: Option<PathBuf>,
     listen: Option<SocketAddr>,
     emulate: bool,
+    insecure: bool,
 ) -> Result<(), String> {
     let catalog = Arc::new(Catalog::load().map_err(|e| e.to_string())?);
     let mut config = match &config_path {
@@ -153,6 +158,16 @@ async fn serve(
         config.listen = addr;
     }
     init_tracing(config.log_format);
+    // No caller authentication exists yet: anyone who reaches the port acts
+    // with the gateway's cloud credentials.
+    if !config.listen.ip().is_loopback() && !insecure {
+        return Err(format!(
+            "refusing to listen on {}: no caller authentication is configured, so anyone who can \
+             reach this port could act with the gateway's cloud credentials; listen on a loopback \
+             address, or pass --insecure if the network itself restricts who can connect",
+            config.listen
+        ));
+    }
 
     let mut emulator_handle = None;
     let credentials = if emulate {

@@ -126,25 +126,32 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
+    let limits = gateway.server_settings().clone();
+    let max_request = limits.max_request_bytes;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let router = tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(bss::bss_open_api_server::BssOpenApiServer::new(
-            handler.clone(),
-        ))
-        .add_service(cloudsso::cloud_sso_server::CloudSsoServer::new(
-            handler.clone(),
-        ))
-        .add_service(sddp::sddp_server::SddpServer::new(handler.clone()))
-        .add_service(dlc::dlc_server::DlcServer::new(handler));
-    // Small gRPC frames must not wait for Nagle's algorithm.
-    let incoming = TcpListenerStream::new(listener).map(|conn| {
-        conn.inspect(|stream| {
-            let _ = stream.set_nodelay(true);
-        })
-    });
+        .add_service(
+            bss::bss_open_api_server::BssOpenApiServer::new(handler.clone())
+                .max_decoding_message_size(max_request),
+        )
+        .add_service(
+            cloudsso::cloud_sso_server::CloudSsoServer::new(handler.clone())
+                .max_decoding_message_size(max_request),
+        )
+        .add_service(
+            sddp::sddp_server::SddpServer::new(handler.clone())
+                .max_decoding_message_size(max_request),
+        )
+        .add_service(
+            dlc::dlc_server::DlcServer::new(handler).max_decoding_message_size(max_request),
+        );
+    let incoming = limited_incoming(listener, limits.max_connections);
     let server = router.serve_with_incoming_shutdown(incoming, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });
@@ -185,6 +192,80 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// A connection counted against `[server] max_connections` until it closes.
+pub struct LimitedConn {
+    stream: tokio::net::TcpStream,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl tokio::io::AsyncRead for LimitedConn {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for LimitedConn {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for LimitedConn {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+/// Accepted connections with TCP_NODELAY, at most `max` open at once: a
+/// connection beyond that is closed at once (bounded memory under a flood).
+fn limited_incoming(
+    listener: TcpListener,
+    max: usize,
+) -> impl tokio_stream::Stream<Item = std::io::Result<LimitedConn>> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(max));
+    TcpListenerStream::new(listener).filter_map(move |accepted| match accepted {
+        Err(e) => Some(Err(e)),
+        Ok(stream) => match permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                // Small gRPC frames must not wait for Nagle's algorithm.
+                let _ = stream.set_nodelay(true);
+                Some(Ok(LimitedConn {
+                    stream,
+                    _permit: permit,
+                }))
+            }
+            Err(_) => {
+                tracing::warn!(max, "connection limit reached: closing a new connection");
+                None
+            }
+        },
+    })
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -12,10 +12,12 @@ use url::Url;
 use crate::catalog::Catalog;
 
 mod limits;
+mod server;
 pub use limits::{
     EffectiveLimit, LimitOverride, RateLimitSection, RateLimitSettings, RetrySection,
     RetrySettings, DEFAULT_UNDOCUMENTED_QPS,
 };
+pub use server::{ServerSection, ServerSettings};
 
 /// Default gRPC listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
@@ -141,14 +143,6 @@ pub struct HttpSection {
     pub request_timeout_ms: Option<u64>,
     /// Idle pooled connections per host (default 32).
     pub pool_max_idle_per_host: Option<usize>,
-}
-
-/// `[server]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSection {
-    /// How long shutdown waits for in-flight calls, ms (default 10000).
-    pub shutdown_grace_ms: Option<u64>,
 }
 
 /// `[profiles.NAME]`: credentials for each vendor.
@@ -291,6 +285,8 @@ pub struct Config {
     pub http: HttpSettings,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
+    /// gRPC server limits and deadlines.
+    pub server: ServerSettings,
     /// Declared profiles (credentials resolved by `credentials`).
     pub profiles: BTreeMap<String, ProfileSection>,
     /// Rate limits.
@@ -424,11 +420,8 @@ impl Config {
             )?,
             pool_max_idle_per_host: file.http.pool_max_idle_per_host.unwrap_or(32),
         };
-        let shutdown_grace = positive(
-            "server.shutdown_grace_ms",
-            file.server.shutdown_grace_ms,
-            10_000,
-        )?;
+        let server = server::server(&file.server)?;
+        let shutdown_grace = server.shutdown_grace;
 
         for (name, profile) in &file.profiles {
             if name.is_empty()
@@ -493,6 +486,7 @@ impl Config {
             alibaba_signature,
             http,
             shutdown_grace,
+            server,
             profiles: file.profiles,
             ratelimit,
             retry,
@@ -887,6 +881,9 @@ mod tests {
             ),
             ("[profiles.empty]", "profiles.empty"),
             ("[admin]\nlisten = \"nope\"", "admin.listen"),
+            ("[server]\nmax_request_bytes = 0", "server.max_request_bytes"),
+            ("[server]\ndefault_deadline_ms = 600000", "server.default_deadline_ms"),
+            ("[server]\nkeepalive_interval_ms = 0", "server.keepalive_interval_ms"),
             ("[log]\nformat = \"xml\"", "log.format"),
         ] {
             let e = parse(text).unwrap_err().to_string();
