@@ -23,6 +23,7 @@ async fn metrics_cover_calls_vendor_attempts_retries_and_the_limiter() {
     let handle = cloudgate::metrics::install();
     let h = Harness::with(Options {
         extra_toml: "[retry]\nbase_delay_ms = 1\nmax_delay_ms = 5\n".into(),
+        ..Default::default()
     })
     .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -21,6 +21,7 @@ use tonic_types::StatusExt;
 async fn start() -> Harness {
     Harness::with(Options {
         extra_toml: "[retry]\nmax_attempts = 1\n".into(),
+        ..Default::default()
     })
     .await
 }
@@ -508,6 +509,7 @@ async fn a_wrong_secret_is_caught_by_the_vendor_signature_check() {
 async fn rpc_v1_signing_is_selectable_in_config() {
     let h = Harness::with(Options {
         extra_toml: "[signing]\nalibaba = \"rpc-v1\"\n[retry]\nmax_attempts = 1\n".into(),
+        ..Default::default()
     })
     .await;
     h.bss().set_reseller_user_status(srus()).await.unwrap();
@@ -545,4 +547,31 @@ async fn every_attempt_gets_a_fresh_nonce() {
         .collect();
     assert_eq!(nonces.len(), 3);
     h.stop().await;
+}
+
+#[tokio::test]
+async fn vendor_calls_go_through_the_configured_proxy() {
+    // The vendor host does not resolve; only the proxy (here the emulator,
+    // which accepts absolute-form requests) can carry the call.
+    let emulator = support::spawn_emulator().await;
+    let h = Harness::with(Options {
+        extra_toml: format!(
+            "[http]\nproxy = \"{}\"\n[retry]\nmax_attempts = 1\n",
+            emulator.base_url()
+        ),
+        endpoints_base: Some("http://vendor.invalid:8080".into()),
+    })
+    .await;
+    h.sddp()
+        .describe_user_status(sddp::DescribeUserStatusRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        emulator.calls().len(),
+        1,
+        "the call did not go through the proxy"
+    );
+    assert!(h.emulator.calls().is_empty());
+    h.stop().await;
+    emulator.shutdown().await;
 }

@@ -15,6 +15,7 @@ use tonic::Code;
 async fn harness(toml: &str) -> Harness {
     Harness::with(Options {
         extra_toml: toml.into(),
+        ..Default::default()
     })
     .await
 }

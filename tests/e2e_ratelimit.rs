@@ -20,6 +20,7 @@ const DESCRIBE: &str = "DescribeUserStatus";
 async fn harness(toml: &str) -> Harness {
     Harness::with(Options {
         extra_toml: toml.to_string(),
+        ..Default::default()
     })
     .await
 }

@@ -59,6 +59,8 @@ pub struct Harness {
 pub struct Options {
     /// Extra TOML appended to the generated config.
     pub extra_toml: String,
+    /// Base URL for every product instead of the emulator's (e.g. to go through a proxy).
+    pub endpoints_base: Option<String>,
 }
 
 fn key(vendor: Vendor, id: &str, secret: &str, token: Option<&str>) -> EmulatorKey {
@@ -187,7 +189,11 @@ impl Harness {
 
     pub async fn with(options: Options) -> Self {
         let emulator = spawn_emulator().await;
-        let proc = GatewayProc::start(&emulator.base_url(), &options.extra_toml).await;
+        let base = options
+            .endpoints_base
+            .clone()
+            .unwrap_or_else(|| emulator.base_url());
+        let proc = GatewayProc::start(&base, &options.extra_toml).await;
         Self {
             emulator,
             addr: proc.addr,
