@@ -102,12 +102,12 @@ impl Forwarder {
         for (name, value) in &prepared.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        let response = request
+        let mut response = request
             .send()
             .await
             .map_err(|e| self.transport_error(&call, e, mutating))?;
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let body = read_limited(response)
             .await
             .map_err(|e| self.transport_error(&call, e, mutating))?;
