@@ -167,25 +167,46 @@ async fn main() {
     let mut hop = Histogram::<u64>::new(3).unwrap();
     for _ in 0..N {
         let t = Instant::now();
-        health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
+        health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap();
         hop.record(t.elapsed().as_nanos() as u64).unwrap();
     }
-    println!("  bare gRPC hop (health)    p50 {:>8.1} µs   p99 {:>8.1} µs", pct(&hop, 0.5), pct(&hop, 0.99));
+    println!(
+        "  bare gRPC hop (health)    p50 {:>8.1} µs   p99 {:>8.1} µs",
+        pct(&hop, 0.5),
+        pct(&hop, 0.99)
+    );
 
     // cloudgate's own work per call, in process: validate + encode, sign,
     // read the reply, decode into the response type.
-    let sample: serde_json::Value = serde_json::from_str(r#"{"RequestId":"EE598602-AC67-56EF-B7CC-2927C30AA0A8"}"#).unwrap();
+    let sample: serde_json::Value =
+        serde_json::from_str(r#"{"RequestId":"EE598602-AC67-56EF-B7CC-2927C30AA0A8"}"#).unwrap();
     let iterations = 20_000u32;
     let t = Instant::now();
     for _ in 0..iterations {
         let dynamic = cloudgate::translate::to_dynamic(&op, &request()).unwrap();
         let params = cloudgate::translate::encode_request(&op, &dynamic).unwrap();
-        let prepared = vendors::prepare(&op, &params, &ali, &target, AlibabaSignature::Acs3, &Freshness::new()).unwrap();
+        let prepared = vendors::prepare(
+            &op,
+            &params,
+            &ali,
+            &target,
+            AlibabaSignature::Acs3,
+            &Freshness::new(),
+        )
+        .unwrap();
         std::hint::black_box(&prepared);
         let body = serde_json::to_vec(&sample).unwrap();
-        let reply = vendors::interpret(&catalog, &op, &target, 200, &http::HeaderMap::new(), &body).unwrap();
-        let msg = cloudgate::translate::decode_response(&catalog, &op.output, &reply.payload).unwrap();
-        let resp: cloudsso::UpdateUserStatusResponse = cloudgate::translate::from_dynamic(&msg).unwrap();
+        let reply = vendors::interpret(&catalog, &op, &target, 200, &http::HeaderMap::new(), &body)
+            .unwrap();
+        let msg =
+            cloudgate::translate::decode_response(&catalog, &op.output, &reply.payload).unwrap();
+        let resp: cloudsso::UpdateUserStatusResponse =
+            cloudgate::translate::from_dynamic(&msg).unwrap();
         std::hint::black_box(resp);
     }
     println!(

@@ -8,6 +8,51 @@ use crate::catalog::Catalog;
 use crate::config::{AlibabaSignature, Config, LogFormat};
 use crate::credentials::{CredentialStore, DEFAULT_PROFILE};
 
+fn auth_report(w: &mut String, config: &Config) {
+    let Some(a) = &config.auth else {
+        let _ = writeln!(w, "auth              off: callers are not authenticated");
+        return;
+    };
+    let tls = match &a.tls {
+        None => "plaintext",
+        Some(t) if t.client_ca_pem.is_some() => "TLS, client certificates (mutual TLS)",
+        Some(_) => "TLS",
+    };
+    let _ = writeln!(
+        w,
+        "auth              {tls}, {} token hash(es), {} caller(s), health/reflection {}",
+        a.tokens.len(),
+        a.callers.len(),
+        if a.open_health_and_reflection {
+            "open"
+        } else {
+            "authenticated callers only"
+        }
+    );
+    for c in &a.callers {
+        let mut proofs: Vec<String> = c.identities.clone();
+        if let Some(t) = &c.token {
+            proofs.push(format!("token {t}"));
+        }
+        let methods: Vec<String> = c
+            .methods
+            .iter()
+            .map(|m| match m {
+                crate::config::MethodPattern::Exact(p) => p.trim_start_matches('/').to_string(),
+                crate::config::MethodPattern::Service(s) => format!("{s}/*"),
+            })
+            .collect();
+        let _ = writeln!(
+            w,
+            "  caller {} ({}): {}; profiles {}",
+            c.name,
+            proofs.join(", "),
+            methods.join(", "),
+            c.profiles.join(", ")
+        );
+    }
+}
+
 /// The effective settings, as text.
 pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore) -> String {
     let mut out = String::new();
@@ -63,6 +108,7 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
         sv.default_deadline,
         sv.max_deadline
     );
+    auth_report(w, config);
     let _ = writeln!(w, "\nproducts");
     for s in catalog.services() {
         let key = &s.rule.endpoint_key;

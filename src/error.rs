@@ -147,6 +147,21 @@ pub enum GatewayError {
         /// Whether the call may have taken effect.
         outcome: Option<Outcome>,
     },
+    /// The caller is not authenticated (no or unknown client certificate or token).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// The caller may not call this method or use this profile.
+    #[error("caller {caller:?} may not {what}")]
+    PermissionDenied {
+        /// The caller's configured name.
+        caller: String,
+        /// The gRPC method.
+        method: String,
+        /// The profile, when it is the profile that is not allowed.
+        profile: Option<String>,
+        /// What was refused, e.g. `call /pkg.Service/Method`.
+        what: String,
+    },
     /// A bug or misconfiguration inside the gateway.
     #[error("internal error: {0}")]
     Internal(String),
@@ -214,6 +229,8 @@ impl GatewayError {
             }
             GatewayError::Vendor(f) => f.code,
             GatewayError::RateLimited { .. } => Code::ResourceExhausted,
+            GatewayError::Unauthenticated(_) => Code::Unauthenticated,
+            GatewayError::PermissionDenied { .. } => Code::PermissionDenied,
             GatewayError::DeadlineExceeded { .. } => Code::DeadlineExceeded,
             GatewayError::BadVendorResponse { http_status, .. } if *http_status >= 500 => {
                 Code::Unavailable
@@ -272,6 +289,29 @@ impl From<GatewayError> for tonic::Status {
                     ],
                 )
             }
+            GatewayError::Unauthenticated(_) => status(
+                code,
+                message,
+                vec![error_info("UNAUTHENTICATED", GATEWAY_DOMAIN, vec![])],
+            ),
+            GatewayError::PermissionDenied {
+                caller,
+                method,
+                profile,
+                ..
+            } => status(
+                code,
+                message,
+                vec![error_info(
+                    "PERMISSION_DENIED",
+                    GATEWAY_DOMAIN,
+                    vec![
+                        ("caller", caller),
+                        ("method", method),
+                        ("profile", profile.unwrap_or_default()),
+                    ],
+                )],
+            ),
             GatewayError::CredentialsUnavailable {
                 profile, vendor, ..
             } => status(

@@ -12,6 +12,7 @@ use tower::ServiceExt;
 use tracing::{field, Instrument};
 use url::Url;
 
+use crate::auth::Authorizer;
 use crate::catalog::{Catalog, Operation};
 use crate::config::{valid_region, Config};
 use crate::credentials::{CredentialStore, DEFAULT_PROFILE};
@@ -42,6 +43,7 @@ pub struct Gateway {
     stack: VendorStack,
     limiter: Arc<RateLimiter>,
     in_flight: InFlight,
+    auth: Option<Arc<Authorizer>>,
 }
 
 /// Counts calls in progress, so shutdown can wait for exactly those.
@@ -131,6 +133,7 @@ impl Gateway {
         stack: VendorStack,
         limiter: Arc<RateLimiter>,
     ) -> Self {
+        let auth = config.auth.clone().map(Authorizer::new);
         Self {
             catalog,
             config,
@@ -138,6 +141,7 @@ impl Gateway {
             stack,
             limiter,
             in_flight: InFlight::default(),
+            auth,
         }
     }
 
@@ -159,6 +163,37 @@ impl Gateway {
     /// The catalog.
     pub fn catalog(&self) -> &Arc<Catalog> {
         &self.catalog
+    }
+
+    /// The caller authorizer, when `[auth]` is configured.
+    pub fn authorizer(&self) -> Option<&Arc<Authorizer>> {
+        self.auth.as_ref()
+    }
+
+    /// The one authorization check of a call: who is calling, and may it call
+    /// this method with this profile. Runs before validation, rate limiting
+    /// and any vendor call. `Ok(None)` when callers need not authenticate.
+    fn authorize<Req>(
+        &self,
+        op: &Operation,
+        request: &tonic::Request<Req>,
+    ) -> Result<Option<String>, GatewayError> {
+        let Some(auth) = self.auth.as_ref().filter(|a| a.enforced()) else {
+            return Ok(None);
+        };
+        let profile = match metadata_text(request.metadata(), PROFILE_HEADER) {
+            Ok(Some(p)) if !p.is_empty() => p,
+            Ok(_) => DEFAULT_PROFILE.to_string(),
+            Err(_) => "<unreadable>".to_string(),
+        };
+        let certs = request.peer_certs();
+        auth.authorize(
+            &op.path,
+            &profile,
+            request.metadata(),
+            certs.as_deref().map(Vec::as_slice),
+        )
+        .map(Some)
     }
 
     fn context(
@@ -260,6 +295,7 @@ impl Gateway {
             trace_id = %trace.trace_id,
             span_id = %trace.span_id,
             parent_id = trace.parent_id.as_deref().map(field::display),
+            caller = field::Empty,
             profile = field::Empty,
             region = field::Empty,
             request_id = field::Empty,
@@ -312,6 +348,9 @@ impl Gateway {
         Req: prost::Message,
         Resp: prost::Message + Default,
     {
+        if let Some(caller) = self.authorize(op, &request)? {
+            span.record("caller", caller.as_str());
+        }
         let ctx = self.context(op, request.metadata())?;
         span.record("profile", ctx.profile.as_str());
         span.record("region", ctx.region.as_str());

@@ -158,13 +158,24 @@ async fn serve(
         config.listen = addr;
     }
     init_tracing(config.log_format);
-    // No caller authentication exists yet: anyone who reaches the port acts
-    // with the gateway's cloud credentials.
-    if !config.listen.ip().is_loopback() && !insecure {
+    // Without caller authentication, anyone who reaches the port acts with the
+    // gateway's cloud credentials.
+    let authenticated = config
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.authenticates_callers());
+    if let Some(auth) = config.auth.as_ref() {
+        if auth.tls.is_none() && !auth.tokens.is_empty() {
+            tracing::warn!(
+                "[auth.tokens] without [auth.tls]: bearer tokens cross the network in plaintext"
+            );
+        }
+    }
+    if !config.listen.ip().is_loopback() && !insecure && !authenticated {
         return Err(format!(
             "refusing to listen on {}: no caller authentication is configured, so anyone who can \
-             reach this port could act with the gateway's cloud credentials; listen on a loopback \
-             address, or pass --insecure if the network itself restricts who can connect",
+             reach this port could act with the gateway's cloud credentials; configure [auth] callers \
+             (client certificates or tokens), listen on a loopback address, or pass --insecure if the network itself restricts who can connect",
             config.listen
         ));
     }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
 use crate::gateway::Gateway;
@@ -126,16 +128,42 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
+    // Health and reflection: open unless `[auth] open_health_and_reflection = false`.
+    let auth = gateway.authorizer().cloned();
+    let guard = move |request: Request<()>| -> Result<Request<()>, Status> {
+        if let Some(auth) = &auth {
+            let certs = request.peer_certs();
+            auth.check_open_service(request.metadata(), certs.as_deref().map(Vec::as_slice))
+                .map_err(Status::from)?;
+        }
+        Ok(request)
+    };
+
     let limits = gateway.server_settings().clone();
     let max_request = limits.max_request_bytes;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let router = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(auth) = gateway.authorizer() {
+        if let Some(tls) = &auth.settings().tls {
+            let mut config =
+                ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+            if let Some(ca) = &tls.client_ca_pem {
+                // With tokens configured, a caller may connect without a
+                // certificate and present its token instead.
+                config = config
+                    .client_ca_root(Certificate::from_pem(ca))
+                    .client_auth_optional(!auth.settings().tokens.is_empty());
+            }
+            builder = builder.tls_config(config)?;
+        }
+    }
+    let router = builder
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+        .add_service(InterceptedService::new(health_service, guard.clone()))
+        .add_service(InterceptedService::new(reflection_v1, guard.clone()))
+        .add_service(InterceptedService::new(reflection_v1alpha, guard.clone()))
         .add_service(
             bss::bss_open_api_server::BssOpenApiServer::new(handler.clone())
                 .max_decoding_message_size(max_request),

@@ -11,8 +11,10 @@ use url::Url;
 
 use crate::catalog::Catalog;
 
+mod auth;
 mod limits;
 mod server;
+pub use auth::{AuthSection, AuthSettings, CallerRule, MethodPattern, TlsSettings};
 pub use limits::{
     EffectiveLimit, LimitOverride, RateLimitSection, RateLimitSettings, RetrySection,
     RetrySettings, DEFAULT_UNDOCUMENTED_QPS,
@@ -94,6 +96,8 @@ pub struct FileConfig {
     /// Log output.
     #[serde(default)]
     pub log: LogSection,
+    /// Caller authentication and authorization.
+    pub auth: Option<AuthSection>,
 }
 
 /// `[admin]`.
@@ -297,6 +301,8 @@ pub struct Config {
     pub admin_listen: Option<SocketAddr>,
     /// Log format.
     pub log_format: LogFormat,
+    /// `[auth]`, when configured.
+    pub auth: Option<AuthSettings>,
 }
 
 /// Whether a region id looks like one (`cn-hangzhou`, `ap-southeast-1`, `rus-west-1-pop`).
@@ -479,6 +485,11 @@ impl Config {
                 ))
             }
         };
+        let declared = file.profiles.keys().cloned().collect();
+        let auth = match &file.auth {
+            Some(a) => Some(auth::auth(a, catalog, &declared)?),
+            None => None,
+        };
         Ok(Self {
             listen,
             endpoints,
@@ -492,6 +503,7 @@ impl Config {
             retry,
             admin_listen,
             log_format,
+            auth,
         })
     }
 }

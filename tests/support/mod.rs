@@ -106,6 +106,15 @@ impl GatewayProc {
     /// Starts a gateway whose every endpoint is `emulator_base`, with the test
     /// profiles (`default`, `other`, `wrong`) and `extra_toml` appended to its config.
     pub async fn start(emulator_base: &str, extra_toml: &str) -> Self {
+        Self::start_with(emulator_base, extra_toml, None).await
+    }
+
+    /// As `start`, with the channel over TLS when `client_tls` is given.
+    pub async fn start_with(
+        emulator_base: &str,
+        extra_toml: &str,
+        client_tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> Self {
         trace_init();
         let catalog = Arc::new(Catalog::load().unwrap());
         let mut toml = String::from("[endpoints]\n");
@@ -153,11 +162,16 @@ impl GatewayProc {
             .await
             .unwrap();
         });
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let channel = match client_tls {
+            None => Channel::from_shared(format!("http://{addr}")).unwrap(),
+            Some(tls) => Channel::from_shared(format!("https://{addr}"))
+                .unwrap()
+                .tls_config(tls)
+                .unwrap(),
+        }
+        .connect()
+        .await
+        .unwrap();
         Self {
             addr,
             channel,
@@ -188,12 +202,21 @@ impl Harness {
     }
 
     pub async fn with(options: Options) -> Self {
+        Self::with_tls(options, None).await
+    }
+
+    /// As `with`, the harness's channel over TLS (`https://127.0.0.1:PORT`)
+    /// when `client_tls` is given.
+    pub async fn with_tls(
+        options: Options,
+        client_tls: Option<tonic::transport::ClientTlsConfig>,
+    ) -> Self {
         let emulator = spawn_emulator().await;
         let base = options
             .endpoints_base
             .clone()
             .unwrap_or_else(|| emulator.base_url());
-        let proc = GatewayProc::start(&base, &options.extra_toml).await;
+        let proc = GatewayProc::start_with(&base, &options.extra_toml, client_tls).await;
         Self {
             emulator,
             addr: proc.addr,

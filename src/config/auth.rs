@@ -1,0 +1,323 @@
+//! `[auth]`: TLS for the gRPC port (optionally mutual), bearer token hashes and
+//! per-caller rules (which methods, which credential profiles).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use super::{invalid, ConfigError};
+use crate::catalog::Catalog;
+
+/// `[auth]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// `[auth.tls]`: serve TLS; with `client_ca`, require client certificates.
+    pub tls: Option<TlsSection>,
+    /// `[auth.tokens.NAME]`: bearer tokens, by SHA-256 hash.
+    #[serde(default)]
+    pub tokens: BTreeMap<String, TokenSection>,
+    /// `[[auth.callers]]`: who may call what.
+    #[serde(default)]
+    pub callers: Vec<CallerSection>,
+    /// Whether gRPC health and reflection answer unauthenticated callers (default true).
+    pub open_health_and_reflection: Option<bool>,
+}
+
+/// `[auth.tls]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain of the server.
+    pub cert: String,
+    /// PEM private key of the server.
+    pub key: String,
+    /// PEM CA certificate(s) that sign client certificates (mutual TLS).
+    pub client_ca: Option<String>,
+}
+
+/// `[auth.tokens.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSection {
+    /// Hex SHA-256 of the bearer token.
+    pub sha256: String,
+}
+
+/// `[[auth.callers]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerSection {
+    /// The caller's name (in logs and errors).
+    pub name: String,
+    /// Client certificate identities: SAN URI or DNS name, or `CN=<subject CN>`.
+    #[serde(default)]
+    pub identities: Vec<String>,
+    /// Name of an `[auth.tokens]` entry.
+    pub token: Option<String>,
+    /// `pkg.Service/Method` or `pkg.Service/*`.
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Credential profiles the caller may use (default `["default"]`).
+    pub profiles: Option<Vec<String>>,
+}
+
+/// Server TLS material, read at start-up.
+#[derive(Clone)]
+pub struct TlsSettings {
+    /// PEM certificate chain.
+    pub cert_pem: Vec<u8>,
+    /// PEM private key (never printed).
+    pub key_pem: Vec<u8>,
+    /// PEM client CA, when client certificates are required.
+    pub client_ca_pem: Option<Vec<u8>>,
+    /// Where they came from (for messages).
+    pub cert_path: String,
+}
+
+impl std::fmt::Debug for TlsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSettings")
+            .field("cert", &self.cert_path)
+            .field("key", &"<redacted>")
+            .field("client_ca", &self.client_ca_pem.is_some())
+            .finish()
+    }
+}
+
+/// A method pattern of a caller rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MethodPattern {
+    /// One method, as its gRPC path `/pkg.Service/Method`.
+    Exact(String),
+    /// Every method of a service, `pkg.Service`.
+    Service(String),
+}
+
+impl MethodPattern {
+    /// Whether the gRPC path `/pkg.Service/Method` matches.
+    pub fn matches(&self, path: &str) -> bool {
+        match self {
+            MethodPattern::Exact(p) => p == path,
+            MethodPattern::Service(s) => path
+                .strip_prefix('/')
+                .and_then(|rest| rest.strip_prefix(s.as_str()))
+                .is_some_and(|rest| rest.starts_with('/')),
+        }
+    }
+}
+
+/// One caller, validated.
+#[derive(Debug, Clone)]
+pub struct CallerRule {
+    /// Name.
+    pub name: String,
+    /// Certificate identities.
+    pub identities: Vec<String>,
+    /// Token name.
+    pub token: Option<String>,
+    /// Allowed methods.
+    pub methods: Vec<MethodPattern>,
+    /// Allowed profiles.
+    pub profiles: Vec<String>,
+}
+
+/// Validated `[auth]`.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// TLS of the gRPC port.
+    pub tls: Option<TlsSettings>,
+    /// Token hashes by name (hashes only; the tokens are never known).
+    pub tokens: BTreeMap<String, [u8; 32]>,
+    /// Caller rules.
+    pub callers: Vec<CallerRule>,
+    /// Whether health and reflection stay open.
+    pub open_health_and_reflection: bool,
+}
+
+impl AuthSettings {
+    /// Whether callers must authenticate (client certificates or tokens).
+    pub fn authenticates_callers(&self) -> bool {
+        !self.callers.is_empty()
+    }
+}
+
+fn read_pem(key: &str, path: &str, want: &str) -> Result<Vec<u8>, ConfigError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| invalid(key, format!("cannot read {path}: {e}")))?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.contains("-----BEGIN ") || !text.contains(want) {
+        return Err(invalid(key, format!("{path} holds no PEM {want}")));
+    }
+    Ok(bytes)
+}
+
+fn read_cert(key: &str, path: &str) -> Result<Vec<u8>, ConfigError> {
+    let bytes = read_pem(key, path, "CERTIFICATE")?;
+    let mut rest: &[u8] = &bytes;
+    let mut n = 0;
+    while let Ok((remaining, pem)) = x509_parser::pem::parse_x509_pem(rest) {
+        if pem.label == "CERTIFICATE" {
+            pem.parse_x509()
+                .map_err(|e| invalid(key, format!("{path}: bad certificate: {e}")))?;
+            n += 1;
+        }
+        rest = remaining;
+    }
+    if n == 0 {
+        return Err(invalid(key, format!("{path} holds no PEM CERTIFICATE")));
+    }
+    Ok(bytes)
+}
+
+fn pattern(text: &str, catalog: &Catalog) -> Result<MethodPattern, String> {
+    let (service, method) = text
+        .trim_start_matches('/')
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not pkg.Service/Method or pkg.Service/*"))?;
+    let known = catalog.services().iter().any(|s| s.full_name == service);
+    if !known {
+        return Err(format!("{text:?}: no service {service:?} in the catalog"));
+    }
+    if method == "*" {
+        return Ok(MethodPattern::Service(service.to_string()));
+    }
+    let path = format!("/{service}/{method}");
+    if catalog.operation(&path).is_none() {
+        return Err(format!("{text:?}: no method {method:?} in {service}"));
+    }
+    Ok(MethodPattern::Exact(path))
+}
+
+/// Validates `[auth]` (`profiles` are the declared credential profiles).
+pub fn auth(
+    a: &AuthSection,
+    catalog: &Catalog,
+    profiles: &BTreeSet<String>,
+) -> Result<AuthSettings, ConfigError> {
+    let tls = match &a.tls {
+        None => None,
+        Some(t) => Some(TlsSettings {
+            cert_pem: read_cert("auth.tls.cert", &t.cert)?,
+            key_pem: read_pem("auth.tls.key", &t.key, "PRIVATE KEY")?,
+            client_ca_pem: match &t.client_ca {
+                None => None,
+                Some(p) => Some(read_cert("auth.tls.client_ca", p)?),
+            },
+            cert_path: t.cert.clone(),
+        }),
+    };
+    let mut tokens = BTreeMap::new();
+    for (name, t) in &a.tokens {
+        let key = format!("auth.tokens.{name}.sha256");
+        let bytes = hex::decode(t.sha256.trim()).map_err(|_| {
+            invalid(
+                &key,
+                "is not hex (make it with: printf %s \"$TOKEN\" | sha256sum)",
+            )
+        })?;
+        let hash: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| invalid(&key, "must be 64 hex digits (a SHA-256)"))?;
+        tokens.insert(name.clone(), hash);
+    }
+    let mtls = tls.as_ref().is_some_and(|t| t.client_ca_pem.is_some());
+    let mut names = BTreeSet::new();
+    let mut callers = Vec::new();
+    for (i, c) in a.callers.iter().enumerate() {
+        let at = format!("auth.callers[{i}]");
+        if c.name.trim().is_empty() {
+            return Err(invalid(format!("{at}.name"), "must not be empty"));
+        }
+        if !names.insert(c.name.clone()) {
+            return Err(invalid(
+                format!("{at}.name"),
+                format!("{:?} is declared twice", c.name),
+            ));
+        }
+        if c.identities.is_empty() && c.token.is_none() {
+            return Err(invalid(
+                &at,
+                format!("caller {:?} has neither identities nor a token", c.name),
+            ));
+        }
+        if !c.identities.is_empty() && !mtls {
+            return Err(invalid(
+                format!("{at}.identities"),
+                "certificate identities need [auth.tls] with client_ca",
+            ));
+        }
+        if c.identities.iter().any(|id| id.trim().is_empty()) {
+            return Err(invalid(format!("{at}.identities"), "has an empty identity"));
+        }
+        if let Some(token) = &c.token {
+            if !tokens.contains_key(token) {
+                return Err(invalid(
+                    format!("{at}.token"),
+                    format!("no [auth.tokens.{token}]"),
+                ));
+            }
+        }
+        if c.methods.is_empty() {
+            return Err(invalid(
+                format!("{at}.methods"),
+                "must list at least one method",
+            ));
+        }
+        let methods = c
+            .methods
+            .iter()
+            .map(|m| pattern(m, catalog))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(format!("{at}.methods"), e))?;
+        let allowed = c
+            .profiles
+            .clone()
+            .unwrap_or_else(|| vec![crate::credentials::DEFAULT_PROFILE.to_string()]);
+        for p in &allowed {
+            if p != crate::credentials::DEFAULT_PROFILE && !profiles.contains(p) {
+                return Err(invalid(
+                    format!("{at}.profiles"),
+                    format!("no profile {p:?} in [profiles]"),
+                ));
+            }
+        }
+        callers.push(CallerRule {
+            name: c.name.clone(),
+            identities: c.identities.clone(),
+            token: c.token.clone(),
+            methods,
+            profiles: allowed,
+        });
+    }
+    if !a.tokens.is_empty() && callers.is_empty() {
+        return Err(invalid(
+            "auth.callers",
+            "tokens are declared but no caller uses them",
+        ));
+    }
+    Ok(AuthSettings {
+        tls,
+        tokens,
+        callers,
+        open_health_and_reflection: a.open_health_and_reflection.unwrap_or(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_patterns() {
+        let s = MethodPattern::Service("aliyun.sddp.v20190103.Sddp".into());
+        assert!(s.matches("/aliyun.sddp.v20190103.Sddp/DescribeUserStatus"));
+        assert!(!s.matches("/aliyun.sddp.v20190103.SddpX/DescribeUserStatus"));
+        let catalog = Catalog::load().unwrap();
+        assert!(pattern("aliyun.sddp.v20190103.Sddp/*", &catalog).is_ok());
+        assert!(pattern("tencentcloud.dlc.v20210125.Dlc/ModifyUserType", &catalog).is_ok());
+        for bad in ["Sddp", "nope.Svc/*", "aliyun.sddp.v20190103.Sddp/Nope"] {
+            assert!(pattern(bad, &catalog).is_err(), "{bad}");
+        }
+    }
+}
