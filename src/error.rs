@@ -196,6 +196,20 @@ fn error_info(reason: &str, domain: &str, metadata: Vec<(&str, String)>) -> pros
     )
 }
 
+fn bad_request(violations: &[FieldViolation]) -> prost_types::Any {
+    let bad = pb::BadRequest {
+        field_violations: violations
+            .iter()
+            .map(|v| pb::bad_request::FieldViolation {
+                field: v.field.clone(),
+                description: v.description.clone(),
+                ..Default::default()
+            })
+            .collect(),
+    };
+    any("google.rpc.BadRequest", &bad)
+}
+
 fn retry_info(delay: Duration) -> prost_types::Any {
     any(
         "google.rpc.RetryInfo",
@@ -248,34 +262,19 @@ impl From<GatewayError> for tonic::Status {
         let message = err.to_string();
         let code = err.code();
         match err {
-            GatewayError::InvalidRequest(violations) => {
-                let bad = pb::BadRequest {
-                    field_violations: violations
-                        .iter()
-                        .map(|v| pb::bad_request::FieldViolation {
-                            field: v.field.clone(),
-                            description: v.description.clone(),
-                            ..Default::default()
-                        })
-                        .collect(),
-                };
-                status(
-                    code,
-                    message,
-                    vec![
-                        error_info("INVALID_REQUEST", GATEWAY_DOMAIN, vec![]),
-                        any("google.rpc.BadRequest", &bad),
-                    ],
-                )
-            }
+            GatewayError::InvalidRequest(violations) => status(
+                code,
+                message,
+                vec![
+                    error_info("INVALID_REQUEST", GATEWAY_DOMAIN, vec![]),
+                    bad_request(&violations),
+                ],
+            ),
             GatewayError::UnknownProfile(profile) => {
-                let bad = pb::BadRequest {
-                    field_violations: vec![pb::bad_request::FieldViolation {
-                        field: "x-cloud-profile".into(),
-                        description: format!("no profile named {profile:?} is configured"),
-                        ..Default::default()
-                    }],
-                };
+                let bad = bad_request(&[FieldViolation::new(
+                    "x-cloud-profile",
+                    format!("no profile named {profile:?} is configured"),
+                )]);
                 status(
                     code,
                     message,
@@ -285,7 +284,7 @@ impl From<GatewayError> for tonic::Status {
                             GATEWAY_DOMAIN,
                             vec![("profile", profile)],
                         ),
-                        any("google.rpc.BadRequest", &bad),
+                        bad,
                     ],
                 )
             }

@@ -53,6 +53,15 @@ pub enum ConfigError {
     },
 }
 
+/// A duration in milliseconds that must be greater than 0 (`default` when unset).
+fn positive_ms(key: &str, v: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
+    match v {
+        Some(0) => Err(invalid(key, "must be greater than 0")),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None => Ok(Duration::from_millis(default)),
+    }
+}
+
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
@@ -404,22 +413,15 @@ impl Config {
             None => None,
             Some(p) => Some(Url::parse(p).map_err(|e| invalid("http.proxy", format!("{e}")))?),
         };
-        let positive = |key: &str, v: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
-            match v {
-                Some(0) => Err(invalid(key, "must be greater than 0")),
-                Some(ms) => Ok(Duration::from_millis(ms)),
-                None => Ok(Duration::from_millis(default)),
-            }
-        };
         let http = HttpSettings {
             proxy,
             no_proxy: file.http.no_proxy.clone(),
-            connect_timeout: positive(
+            connect_timeout: positive_ms(
                 "http.connect_timeout_ms",
                 file.http.connect_timeout_ms,
                 5_000,
             )?,
-            request_timeout: positive(
+            request_timeout: positive_ms(
                 "http.request_timeout_ms",
                 file.http.request_timeout_ms,
                 30_000,

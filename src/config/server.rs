@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{invalid, ConfigError};
+use super::{invalid, positive_ms as ms, ConfigError};
 
 /// `[server]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -48,14 +48,6 @@ pub struct ServerSettings {
     pub default_deadline: Duration,
     /// Longest deadline honoured.
     pub max_deadline: Duration,
-}
-
-fn ms(key: &str, v: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
-    match v {
-        Some(0) => Err(invalid(key, "must be greater than 0")),
-        Some(v) => Ok(Duration::from_millis(v)),
-        None => Ok(Duration::from_millis(default)),
-    }
 }
 
 fn count<T: PartialOrd + From<u8> + Copy>(

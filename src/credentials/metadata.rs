@@ -1,14 +1,12 @@
 //! Instance roles: the Alibaba Cloud ECS RAM-role metadata service (with the IMDSv2
 //! token handshake) and the Tencent Cloud CVM role metadata service.
 
-use chrono::DateTime;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use url::Url;
 
 use super::refresh::{Fetched, Source};
-use super::sts::parse_expiration;
-use super::Credential;
+use super::sts::{parse_expiration, tencent_expiration};
 use crate::catalog::Vendor;
 
 /// Default Alibaba ECS metadata endpoint.
@@ -113,10 +111,7 @@ fn parse(vendor: Vendor, body: &[u8]) -> Result<Fetched, String> {
             s("TmpSecretId"),
             s("TmpSecretKey"),
             s("Token"),
-            v.get("ExpiredTime")
-                .and_then(Value::as_i64)
-                .and_then(|t| DateTime::from_timestamp(t, 0))
-                .or_else(|| parse_expiration(&s("Expiration"))),
+            tencent_expiration(&v),
         ),
         _ => (
             s("AccessKeyId"),
@@ -126,15 +121,13 @@ fn parse(vendor: Vendor, body: &[u8]) -> Result<Fetched, String> {
         ),
     };
     let expires_at = expires_at.ok_or("metadata reply has no valid expiration")?;
-    let credential = Credential::new(id, secret, Some(token), "instance metadata")
-        .map_err(|e| format!("metadata reply: {e}"))?;
-    if credential.token.is_none() {
-        return Err("metadata reply has no token".into());
-    }
-    Ok(Fetched {
-        credential,
-        expires_at: Some(expires_at),
-    })
+    Fetched::temporary(
+        (id, secret, token),
+        "instance metadata",
+        expires_at,
+        "metadata reply",
+        "token",
+    )
 }
 
 #[cfg(test)]

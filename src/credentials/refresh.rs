@@ -22,6 +22,30 @@ pub(crate) struct Fetched {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+impl Fetched {
+    /// A temporary credential from a vendor reply (STS or instance metadata):
+    /// the keys must be valid and the token present. `reply` and `token_name`
+    /// name them in errors.
+    pub fn temporary(
+        keys: (String, String, String),
+        source: &str,
+        expires_at: DateTime<Utc>,
+        reply: &str,
+        token_name: &str,
+    ) -> Result<Self, String> {
+        let (id, secret, token) = keys;
+        let credential = Credential::new(id, secret, Some(token), source)
+            .map_err(|e| format!("{reply}: {e}"))?;
+        if credential.token.is_none() {
+            return Err(format!("{reply} has no {token_name}"));
+        }
+        Ok(Self {
+            credential,
+            expires_at: Some(expires_at),
+        })
+    }
+}
+
 /// A source of expiring credentials (STS, instance metadata).
 pub(crate) trait Source: Send + Sync {
     /// What it is, for logs and `describe` (no secrets).

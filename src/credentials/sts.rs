@@ -213,6 +213,14 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
+/// A Tencent expiry: `ExpiredTime` (Unix seconds), else `Expiration` (RFC 3339).
+pub(crate) fn tencent_expiration(v: &Value) -> Option<DateTime<Utc>> {
+    v.get("ExpiredTime")
+        .and_then(Value::as_i64)
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .or_else(|| parse_expiration(str_of(v, "Expiration")))
+}
+
 /// Parses an Alibaba expiration (`2015-04-09T11:52:19Z`, or any RFC 3339).
 pub(crate) fn parse_expiration(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%SZ") {
@@ -237,20 +245,18 @@ fn parse_alibaba(status: u16, body: &[u8]) -> Result<Fetched, String> {
     let c = v.get("Credentials").ok_or("STS reply has no Credentials")?;
     let expires_at = parse_expiration(str_of(c, "Expiration"))
         .ok_or("STS reply has no valid Credentials.Expiration")?;
-    let credential = Credential::new(
+    let keys = (
         str_of(c, "AccessKeyId").to_string(),
         str_of(c, "AccessKeySecret").to_string(),
-        Some(str_of(c, "SecurityToken").to_string()),
+        str_of(c, "SecurityToken").to_string(),
+    );
+    Fetched::temporary(
+        keys,
         "STS AssumeRole",
+        expires_at,
+        "STS reply",
+        "SecurityToken",
     )
-    .map_err(|e| format!("STS reply: {e}"))?;
-    if credential.token.is_none() {
-        return Err("STS reply has no SecurityToken".into());
-    }
-    Ok(Fetched {
-        credential,
-        expires_at: Some(expires_at),
-    })
 }
 
 fn parse_tencent(status: u16, body: &[u8]) -> Result<Fetched, String> {
@@ -269,26 +275,13 @@ fn parse_tencent(status: u16, body: &[u8]) -> Result<Fetched, String> {
         ));
     }
     let c = r.get("Credentials").ok_or("STS reply has no Credentials")?;
-    let expires_at = r
-        .get("ExpiredTime")
-        .and_then(Value::as_i64)
-        .and_then(|t| DateTime::from_timestamp(t, 0))
-        .or_else(|| parse_expiration(str_of(r, "Expiration")))
-        .ok_or("STS reply has no ExpiredTime")?;
-    let credential = Credential::new(
+    let expires_at = tencent_expiration(r).ok_or("STS reply has no ExpiredTime")?;
+    let keys = (
         str_of(c, "TmpSecretId").to_string(),
         str_of(c, "TmpSecretKey").to_string(),
-        Some(str_of(c, "Token").to_string()),
-        "STS AssumeRole",
-    )
-    .map_err(|e| format!("STS reply: {e}"))?;
-    if credential.token.is_none() {
-        return Err("STS reply has no Token".into());
-    }
-    Ok(Fetched {
-        credential,
-        expires_at: Some(expires_at),
-    })
+        str_of(c, "Token").to_string(),
+    );
+    Fetched::temporary(keys, "STS AssumeRole", expires_at, "STS reply", "Token")
 }
 
 #[cfg(test)]
