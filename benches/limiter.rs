@@ -25,6 +25,7 @@ fn call(catalog: &Catalog) -> VendorCall {
         params: Arc::new(WireParams::Query(Vec::new())),
         credential: Arc::new(Credential::new("id".into(), "secret".into(), None, "bench").unwrap()),
         profile: "default".into(),
+        caller: None,
         target: Arc::new(Target::new(
             "http://127.0.0.1:1/".parse().unwrap(),
             "cn-shanghai".into(),

@@ -275,6 +275,7 @@ async fn main() {
         params: Arc::new(WireParams::Query(Vec::new())),
         credential: Arc::new(ali.clone()),
         profile: "default".into(),
+        caller: None,
         target: Arc::new(target.clone()),
         deadline: None,
         attempts: Arc::new(AtomicU32::new(0)),

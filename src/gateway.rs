@@ -348,8 +348,9 @@ impl Gateway {
         Req: prost::Message,
         Resp: prost::Message + Default,
     {
-        if let Some(caller) = self.authorize(op, &request)? {
-            span.record("caller", caller.as_str());
+        let caller = self.authorize(op, &request)?;
+        if let Some(c) = &caller {
+            span.record("caller", c.as_str());
         }
         let ctx = self.context(op, request.metadata())?;
         span.record("profile", ctx.profile.as_str());
@@ -369,6 +370,7 @@ impl Gateway {
             params: Arc::new(params),
             credential,
             profile: ctx.profile.into(),
+            caller: caller.map(Into::into),
             target: Arc::new(target),
             deadline: ctx.deadline,
             attempts: attempts.clone(),

@@ -32,6 +32,8 @@ pub struct VendorCall {
     pub credential: Arc<Credential>,
     /// The profile the credential belongs to.
     pub profile: Arc<str>,
+    /// The authenticated caller's name (`None` when callers need not authenticate).
+    pub caller: Option<Arc<str>>,
     /// Where to send it.
     pub target: Arc<Target>,
     /// The caller's deadline.
