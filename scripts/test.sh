@@ -31,6 +31,9 @@ log "cargo build (binary for the SDK test)"
 cargo build --bins
 
 log "Rust tests (unit + end to end)"
+# Every log and audit line of the suite lands here, for the secret scan below.
+export CLOUDGATE_LOG_DIR="$PWD/target/tmp/e2e-logs"
+rm -rf "$CLOUDGATE_LOG_DIR"
 cargo nextest run --no-fail-fast
 
 log "official vendor SDKs against the emulator"
@@ -41,6 +44,9 @@ bash scripts/ci/examples.sh target/debug/cloudgate
 
 log "grpcurl: list, describe and every README example against serve --emulate"
 bash scripts/ci/grpcurl.sh target/debug/cloudgate
+
+log "secret scan: every log and audit line above, for every configured secret"
+cargo nextest run --test secret_scan --run-ignored only --no-capture
 
 log "buf lint on proto/"
 bash scripts/ci/buf.sh

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tower::util::BoxCloneSyncService;
 use tower::ServiceBuilder;
 
+use crate::audit::AuditLog;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::credentials::CredentialStore;
@@ -24,6 +25,9 @@ pub enum BuildError {
     /// The Redis URL.
     #[error("rate limiter: {0}")]
     Redis(#[from] crate::ratelimit::RedisDown),
+    /// The audit log file.
+    #[error("audit.path: cannot open the audit log: {0}")]
+    Audit(std::io::Error),
 }
 
 /// Builds the vendor-call stack: retries outside the rate limiter outside the
@@ -48,6 +52,7 @@ pub fn build(
     credentials: CredentialStore,
 ) -> Result<Arc<Gateway>, BuildError> {
     let client = build_client(&config.http)?;
+    let audit = AuditLog::open(&config.audit).map_err(BuildError::Audit)?;
     let config = Arc::new(config);
     let limiter = Arc::new(RateLimiter::new(config.clone())?);
     let retry = RetryPolicy::new(config.retry.clone());
@@ -57,11 +62,14 @@ pub fn build(
         config.alibaba_signature,
         config.http.request_timeout,
     );
-    Ok(Arc::new(Gateway::new(
-        catalog,
-        config,
-        Arc::new(credentials),
-        vendor_stack(forwarder, limiter.clone(), retry),
-        limiter,
-    )))
+    Ok(Arc::new(
+        Gateway::new(
+            catalog,
+            config,
+            Arc::new(credentials),
+            vendor_stack(forwarder, limiter.clone(), retry),
+            limiter,
+        )
+        .with_audit(audit),
+    ))
 }

@@ -37,6 +37,15 @@ fn opt_err(element: impl Into<String>, reason: impl Into<String>) -> CatalogErro
     }
 }
 
+/// `"alibaba"` / `"tencent"`.
+pub fn vendor_name(vendor: Vendor) -> &'static str {
+    match vendor {
+        Vendor::Alibaba => "alibaba",
+        Vendor::Tencent => "tencent",
+        Vendor::Unspecified => "unspecified",
+    }
+}
+
 /// A vendor product served by one gRPC service.
 #[derive(Debug)]
 pub struct Service {
@@ -64,7 +73,7 @@ impl Service {
 }
 
 /// One request field with its vendor rule, compiled.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RequestField {
     /// The proto field.
     pub field: FieldDescriptor,
@@ -85,7 +94,7 @@ impl RequestField {
 pub type ErrorEntry = opts::ErrorCode;
 
 /// One vendor operation behind one gRPC method.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Operation {
     /// The service it belongs to.
     pub service: Arc<Service>,

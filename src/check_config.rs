@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::catalog::Catalog;
-use crate::config::{AlibabaSignature, Config, LogFormat};
+use crate::config::{AlibabaSignature, AuditSink, Config, LogFormat};
 use crate::credentials::{CredentialStore, DEFAULT_PROFILE};
 
 fn auth_report(w: &mut String, config: &Config) {
@@ -71,6 +71,23 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
         match config.log_format {
             LogFormat::Text => "text",
             LogFormat::Json => "json",
+        }
+    );
+    let _ = writeln!(
+        w,
+        "audit log         {}",
+        match &config.audit.sink {
+            None => "off".to_string(),
+            Some(AuditSink::Stdout) => "stdout (mutating calls, one JSON line each)".to_string(),
+            Some(AuditSink::File(p)) => format!(
+                "{} (mutating calls, one JSON line each{})",
+                p.display(),
+                if config.audit.fsync {
+                    ", fsync before each reply"
+                } else {
+                    ""
+                }
+            ),
         }
     );
     let _ = writeln!(

@@ -162,6 +162,10 @@ pub enum GatewayError {
         /// What was refused, e.g. `call /pkg.Service/Method`.
         what: String,
     },
+    /// The audit log cannot be written, so mutating calls are refused
+    /// before they reach the vendor.
+    #[error("the audit log cannot be written ({0}); mutating calls are refused until it can")]
+    AuditUnavailable(String),
     /// A bug or misconfiguration inside the gateway.
     #[error("internal error: {0}")]
     Internal(String),
@@ -238,9 +242,9 @@ impl GatewayError {
             GatewayError::InvalidRequest(_) | GatewayError::UnknownProfile(_) => {
                 Code::InvalidArgument
             }
-            GatewayError::CredentialsUnavailable { .. } | GatewayError::Transport { .. } => {
-                Code::Unavailable
-            }
+            GatewayError::CredentialsUnavailable { .. }
+            | GatewayError::Transport { .. }
+            | GatewayError::AuditUnavailable(_) => Code::Unavailable,
             GatewayError::Vendor(f) => f.code,
             GatewayError::RateLimited { .. } => Code::ResourceExhausted,
             GatewayError::Unauthenticated(_) => Code::Unauthenticated,
@@ -251,6 +255,28 @@ impl GatewayError {
             }
             GatewayError::BadVendorResponse { .. } | GatewayError::Internal(_) => Code::Internal,
         }
+    }
+
+    /// Whether the failed call may have taken effect at the vendor (`None`
+    /// when the error says nothing about it).
+    pub fn outcome(&self) -> Option<Outcome> {
+        match self {
+            GatewayError::Vendor(f) => f.outcome(),
+            GatewayError::Transport { outcome, .. } => Some(*outcome),
+            GatewayError::DeadlineExceeded { outcome, .. }
+            | GatewayError::BadVendorResponse { outcome, .. } => *outcome,
+            _ => None,
+        }
+    }
+
+    /// The vendor's request id, when the vendor answered.
+    pub fn vendor_request_id(&self) -> Option<&str> {
+        match self {
+            GatewayError::Vendor(f) => Some(f.detail.request_id.as_str()),
+            GatewayError::BadVendorResponse { request_id, .. } => Some(request_id.as_str()),
+            _ => None,
+        }
+        .filter(|id| !id.is_empty())
     }
 }
 
@@ -421,6 +447,18 @@ impl From<GatewayError> for tonic::Status {
                     vec![error_info("BAD_VENDOR_RESPONSE", &host, meta)],
                 )
             }
+            GatewayError::AuditUnavailable(_) => status(
+                code,
+                message,
+                vec![
+                    error_info(
+                        "AUDIT_LOG_UNAVAILABLE",
+                        GATEWAY_DOMAIN,
+                        vec![("outcome", Outcome::NotExecuted.as_str().into())],
+                    ),
+                    retry_info(Duration::from_secs(1)),
+                ],
+            ),
             GatewayError::Internal(_) => status(
                 code,
                 message,

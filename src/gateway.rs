@@ -12,6 +12,7 @@ use tower::ServiceExt;
 use tracing::{field, Instrument};
 use url::Url;
 
+use crate::audit::{audit_params, AuditGuard, AuditLog, AuditRecord};
 use crate::auth::Authorizer;
 use crate::catalog::{Catalog, Operation};
 use crate::config::{valid_region, Config};
@@ -44,6 +45,7 @@ pub struct Gateway {
     limiter: Arc<RateLimiter>,
     in_flight: InFlight,
     auth: Option<Arc<Authorizer>>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 /// Counts calls in progress, so shutdown can wait for exactly those.
@@ -142,7 +144,14 @@ impl Gateway {
             limiter,
             in_flight: InFlight::default(),
             auth,
+            audit: None,
         }
+    }
+
+    /// Writes an audit line for every call of a mutating operation.
+    pub fn with_audit(mut self, audit: Option<Arc<AuditLog>>) -> Self {
+        self.audit = audit;
+        self
     }
 
     /// The `[server]` settings.
@@ -307,10 +316,18 @@ impl Gateway {
         let in_flight = metrics::gauge!(m::CALLS_IN_FLIGHT, "method" => method_label.clone());
         in_flight.increment(1.0);
         let _in_flight = self.in_flight.enter();
+        let attempts = Arc::new(AtomicU32::new(0));
+        let mut audit = self.audit_guard(&op, &request, &trace.trace_id, &attempts);
         let result = self
-            .run::<Req, Resp>(&op, request, &span)
+            .run::<Req, Resp>(&op, request, &span, &attempts, &mut audit)
             .instrument(span.clone())
             .await;
+        if let Some(guard) = audit {
+            // Stored before the caller hears back.
+            if let Err(e) = guard.finish(&result).await {
+                span.in_scope(|| tracing::error!(error = %e, "audit line not written"));
+            }
+        }
         in_flight.decrement(1.0);
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
@@ -338,33 +355,78 @@ impl Gateway {
             .map_err(tonic::Status::from)
     }
 
+    /// The audit line of a call of a mutating operation (when the log is on).
+    fn audit_guard<Req>(
+        &self,
+        op: &Operation,
+        request: &tonic::Request<Req>,
+        trace_id: &str,
+        attempts: &Arc<AtomicU32>,
+    ) -> Option<AuditGuard> {
+        let log = self.audit.as_ref().filter(|_| op.rule.mutating)?;
+        let peer = request.remote_addr().map(|a| a.to_string());
+        let mut record = AuditRecord::start(op, trace_id, peer);
+        // The profile asked for, even if the call is refused before it is checked.
+        record.profile = match metadata_text(request.metadata(), PROFILE_HEADER) {
+            Ok(Some(p)) if !p.is_empty() => Some(p),
+            Ok(_) => Some(DEFAULT_PROFILE.to_string()),
+            Err(_) => None,
+        };
+        Some(AuditGuard::new(log.clone(), record, attempts.clone()))
+    }
+
     async fn run<Req, Resp>(
         &self,
         op: &Arc<Operation>,
         request: tonic::Request<Req>,
         span: &tracing::Span,
+        attempts: &Arc<AtomicU32>,
+        audit: &mut Option<AuditGuard>,
     ) -> Result<Resp, GatewayError>
     where
         Req: prost::Message,
         Resp: prost::Message + Default,
     {
-        let caller = self.authorize(op, &request)?;
+        let caller = match self.authorize(op, &request) {
+            Ok(c) => c,
+            Err(e) => {
+                if let GatewayError::PermissionDenied { caller, .. } = &e {
+                    span.record("caller", caller.as_str());
+                    if let Some(a) = audit.as_mut() {
+                        a.record().caller = Some(caller.clone());
+                    }
+                }
+                return Err(e);
+            }
+        };
         if let Some(c) = &caller {
             span.record("caller", c.as_str());
+        }
+        if let Some(a) = audit.as_mut() {
+            a.record().caller = caller.clone();
+        }
+        let dynamic =
+            translate::to_dynamic(op, request.get_ref()).map_err(GatewayError::Internal)?;
+        if let Some(a) = audit.as_mut() {
+            a.record().params = Some(audit_params(op, &dynamic));
         }
         let ctx = self.context(op, request.metadata())?;
         span.record("profile", ctx.profile.as_str());
         span.record("region", ctx.region.as_str());
-        let dynamic =
-            translate::to_dynamic(op, request.get_ref()).map_err(GatewayError::Internal)?;
+        if let Some(a) = audit.as_mut() {
+            a.record().profile = Some(ctx.profile.clone());
+            a.record().region = Some(ctx.region.clone());
+        }
         let params =
             translate::encode_request(op, &dynamic).map_err(GatewayError::InvalidRequest)?;
         if !self.credentials.has_profile(&ctx.profile) {
             return Err(GatewayError::UnknownProfile(ctx.profile));
         }
+        if let Some(why) = audit.as_ref().and_then(|_| self.audit.as_ref()?.failing()) {
+            return Err(GatewayError::AuditUnavailable(why));
+        }
         let credential = self.credentials.get(&ctx.profile, op.vendor()).await?;
         let target = self.target(op, &ctx.region)?;
-        let attempts = Arc::new(AtomicU32::new(0));
         let call = VendorCall {
             op: op.clone(),
             params: Arc::new(params),
@@ -394,6 +456,10 @@ impl Gateway {
         span.record("attempts", attempts.load(Ordering::Relaxed));
         let reply = reply?;
         span.record("request_id", reply.request_id.as_str());
+        if let Some(a) = audit.as_mut() {
+            a.record().vendor_request_id =
+                Some(reply.request_id.clone()).filter(|id| !id.is_empty());
+        }
         let decoded = translate::decode_response(&self.catalog, &op.output, &reply.payload)
             .and_then(|m| translate::from_dynamic::<Resp>(&m))
             .map_err(|reason| GatewayError::BadVendorResponse {

@@ -37,6 +37,10 @@ pub const RL_VENDOR_THROTTLED: &str = "cloudgate_ratelimit_vendor_throttled_tota
 pub const RL_FALLBACK: &str = "cloudgate_ratelimit_fallback_admissions_total";
 /// 1 while Redis (cluster mode) answers, 0 while the fallback is in use.
 pub const RL_REDIS_UP: &str = "cloudgate_ratelimit_redis_up";
+/// Audit lines stored.
+pub const AUDIT_LINES: &str = "cloudgate_audit_lines_total";
+/// Audit lines that could not be written.
+pub const AUDIT_FAILURES: &str = "cloudgate_audit_write_failures_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -66,6 +70,8 @@ fn describe() {
     describe_counter!(CALLS, "gRPC calls finished, by method and gRPC code");
     describe_histogram!(CALL_DURATION, Unit::Seconds, "gRPC call latency, by method");
     describe_gauge!(CALLS_IN_FLIGHT, "gRPC calls in progress, by method");
+    describe_counter!(AUDIT_LINES, "audit lines written (mutating calls)");
+    describe_counter!(AUDIT_FAILURES, "audit lines that could not be written");
     describe_counter!(
         VENDOR_ATTEMPTS,
         "vendor HTTP attempts, by action and result"

@@ -124,6 +124,9 @@ fn token_hash(token: &str) -> String {
 /// The `[auth]` config: mTLS with two certificate callers and one token caller.
 fn auth_toml(pki: &Pki, extra: &str) -> String {
     let d = pki.dir.path();
+    for secret in [TOKEN, "LTAIopsexample", "ops-secret-example"] {
+        support::register_secret(secret);
+    }
     format!(
         r#"
 [profiles.ops.alibaba]

@@ -32,6 +32,8 @@ const ROTATED_SECRET: &str = "e2e-alibaba-rotated-secret";
 
 async fn spawn_emulator() -> EmulatorHandle {
     trace_init();
+    support::register_secret(ROTATED_ID);
+    support::register_secret(ROTATED_SECRET);
     let catalog = Arc::new(Catalog::load().unwrap());
     let config = EmulatorConfig::default()
         .with_key(EmulatorKey::new(Vendor::Alibaba, ALI_ID, ALI_SECRET))

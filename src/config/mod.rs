@@ -11,9 +11,11 @@ use url::Url;
 
 use crate::catalog::Catalog;
 
+mod audit;
 mod auth;
 mod limits;
 mod server;
+pub use audit::{AuditSection, AuditSettings, AuditSink};
 pub use auth::{AuthSection, AuthSettings, CallerRule, MethodPattern, TlsSettings};
 pub use limits::{
     EffectiveLimit, LimitOverride, RateLimitSection, RateLimitSettings, RetrySection,
@@ -107,6 +109,9 @@ pub struct FileConfig {
     pub log: LogSection,
     /// Caller authentication and authorization.
     pub auth: Option<AuthSection>,
+    /// The audit log of mutating calls.
+    #[serde(default)]
+    pub audit: AuditSection,
 }
 
 /// `[admin]`.
@@ -312,6 +317,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `[auth]`, when configured.
     pub auth: Option<AuthSettings>,
+    /// `[audit]`.
+    pub audit: AuditSettings,
 }
 
 /// Whether a region id looks like one (`cn-hangzhou`, `ap-southeast-1`, `rus-west-1-pop`).
@@ -492,6 +499,7 @@ impl Config {
             Some(a) => Some(auth::auth(a, catalog, &declared)?),
             None => None,
         };
+        let audit = audit::audit(&file.audit)?;
         Ok(Self {
             listen,
             endpoints,
@@ -506,6 +514,7 @@ impl Config {
             admin_listen,
             log_format,
             auth,
+            audit,
         })
     }
 }

@@ -106,14 +106,7 @@ fn has_action(raw: &str) -> bool {
         .any(|item| item == "Action" || item.starts_with("Action="))
 }
 
-/// `"alibaba"` / `"tencent"`.
-pub(crate) fn vendor_name(vendor: Vendor) -> &'static str {
-    match vendor {
-        Vendor::Alibaba => "alibaba",
-        Vendor::Tencent => "tencent",
-        Vendor::Unspecified => "unspecified",
-    }
-}
+pub(crate) use crate::catalog::vendor_name;
 
 /// The server clock of one request: wall time for timestamps, monotonic for windows.
 #[derive(Clone, Copy, Debug)]

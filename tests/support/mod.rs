@@ -5,8 +5,11 @@
 
 pub mod redis;
 
+use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Once};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 use std::time::Duration;
 
 use cloudgate::catalog::{Catalog, Vendor};
@@ -20,16 +23,81 @@ use cloudgate::pb::tencentcloud::dlc::v20210125::dlc_client::DlcClient;
 use cloudgate::{app, server};
 use tonic::transport::Channel;
 
-/// Installs a test tracing subscriber once (logs captured by the test harness).
+/// Where the end-to-end suite keeps every log and audit line it produces
+/// and every secret it configured, for `tests/secret_scan.rs`.
+pub fn log_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A new file name in [`log_dir`], unique to this test process: `{kind}-{binary}-{pid}-{n}.{ext}`.
+pub fn log_file(kind: &str, ext: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("test")
+        .to_string();
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    log_dir().join(format!("{kind}-{binary}-{}-{n}.{ext}", std::process::id()))
+}
+
+/// Records a secret this test configured (access key, secret, token), so the
+/// secret scan looks for it in every log and audit line of the suite.
+pub fn register_secret(secret: &str) {
+    static FILE: OnceLock<Mutex<std::fs::File>> = OnceLock::new();
+    let file = FILE.get_or_init(|| {
+        let path = log_file("secrets", "txt");
+        Mutex::new(std::fs::File::create(path).unwrap())
+    });
+    let mut f = file.lock().unwrap();
+    writeln!(f, "{secret}").unwrap();
+}
+
+/// Keeps output a test captured (e.g. a child gateway's logs) for the secret scan.
+pub fn keep_log(name: &str, text: &str) {
+    std::fs::write(log_file(name, "log"), text).unwrap();
+}
+
+/// Installs a test tracing subscriber once: logs go to the test harness and,
+/// as JSON lines, to a file in [`log_dir`] for the secret scan.
 pub fn trace_init() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "cloudgate=debug".into()),
+        for secret in [
+            ALI_ID,
+            ALI_SECRET,
+            TC_ID,
+            TC_SECRET,
+            OTHER_ALI_ID,
+            OTHER_ALI_SECRET,
+            OTHER_ALI_TOKEN,
+            WRONG_SECRET,
+        ] {
+            register_secret(secret);
+        }
+        let file = std::fs::File::create(log_file("trace", "log")).unwrap();
+        let filter = || {
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "cloudgate=debug".into())
+        };
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_filter(filter()),
             )
-            .with_test_writer()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(Mutex::new(file))
+                    .with_filter(filter()),
+            )
             .try_init();
     });
 }
@@ -45,6 +113,8 @@ pub const OTHER_ALI_SECRET: &str = "e2e-other-secret";
 pub const OTHER_ALI_TOKEN: &str = "e2e-other-sts-token";
 /// A profile whose secret the emulator does not know (a wrong secret).
 pub const WRONG_PROFILE: &str = "wrong";
+/// The secret of the `wrong` profile.
+pub const WRONG_SECRET: &str = "not-the-secret";
 
 pub struct Harness {
     pub emulator: EmulatorHandle,
@@ -122,6 +192,14 @@ impl GatewayProc {
             toml.push_str(&format!("{k} = \"{emulator_base}\"\n"));
         }
         toml.push_str(extra_toml);
+        if !extra_toml.contains("[audit]") {
+            // Every mutating call of the suite is audited to a file the secret scan reads.
+            let path = log_file("audit", "jsonl");
+            toml.push_str(&format!(
+                "\n[audit]\npath = {:?}\n",
+                path.display().to_string()
+            ));
+        }
         let file: FileConfig = toml::from_str(&toml).unwrap();
         let config = Config::validate(file, &catalog).unwrap();
 
@@ -137,8 +215,8 @@ impl GatewayProc {
         );
         store.insert(
             WRONG_PROFILE,
-            Some(cred(ALI_ID, "not-the-secret", None)),
-            Some(cred(TC_ID, "not-the-secret", None)),
+            Some(cred(ALI_ID, WRONG_SECRET, None)),
+            Some(cred(TC_ID, WRONG_SECRET, None)),
         );
         for name in config.profiles.keys() {
             if !store.has_profile(name) {
