@@ -210,6 +210,7 @@ mod tests {
                 token: Some("ci".into()),
                 methods: vec![MethodPattern::Service("pkg.Svc".into())],
                 profiles: vec!["default".into()],
+                rate_limits: vec![],
             }],
             open_health_and_reflection: true,
         })

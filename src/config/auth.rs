@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use super::limits::check_qps;
 use super::{invalid, ConfigError};
 use crate::catalog::Catalog;
 
@@ -60,6 +61,9 @@ pub struct CallerSection {
     pub methods: Vec<String>,
     /// Credential profiles the caller may use (default `["default"]`).
     pub profiles: Option<Vec<String>>,
+    /// This caller's own rates: method pattern (as in `methods`) to calls/s.
+    #[serde(default)]
+    pub rate_limits: BTreeMap<String, f64>,
 }
 
 /// Server TLS material, read at start-up.
@@ -120,6 +124,30 @@ pub struct CallerRule {
     pub methods: Vec<MethodPattern>,
     /// Allowed profiles.
     pub profiles: Vec<String>,
+    /// The caller's own rates, below the shared per-account limits.
+    pub rate_limits: Vec<CallerLimit>,
+}
+
+/// A per-caller rate: this caller's calls of each matching method, per second
+/// (each method of a service wildcard has its own budget).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallerLimit {
+    /// Which methods.
+    pub pattern: MethodPattern,
+    /// Calls per second.
+    pub qps: f64,
+}
+
+impl CallerRule {
+    /// The caller's own rate for the gRPC path `/pkg.Service/Method`, if it
+    /// has one: an exact method beats a service wildcard.
+    pub fn rate_limit_for(&self, path: &str) -> Option<f64> {
+        let matching = || self.rate_limits.iter().filter(|l| l.pattern.matches(path));
+        matching()
+            .find(|l| matches!(l.pattern, MethodPattern::Exact(_)))
+            .or_else(|| matching().next())
+            .map(|l| l.qps)
+    }
 }
 
 /// Validated `[auth]`.
@@ -187,6 +215,43 @@ fn pattern(text: &str, catalog: &Catalog) -> Result<MethodPattern, String> {
         return Err(format!("{text:?}: no method {method:?} in {service}"));
     }
     Ok(MethodPattern::Exact(path))
+}
+
+/// Whether some operation matched by `p` is one the caller may call.
+fn overlaps(p: &MethodPattern, allowed: &[MethodPattern], catalog: &Catalog) -> bool {
+    catalog
+        .operations()
+        .iter()
+        .map(|op| op.path.as_str())
+        .filter(|path| p.matches(path))
+        .any(|path| allowed.iter().any(|a| a.matches(path)))
+}
+
+/// Validates a caller's `rate_limits` (`at`: `auth.callers[N]`) against the
+/// catalog and the methods it may call.
+fn caller_limits(
+    at: &str,
+    limits: &BTreeMap<String, f64>,
+    allowed: &[MethodPattern],
+    catalog: &Catalog,
+) -> Result<Vec<CallerLimit>, ConfigError> {
+    let mut out: Vec<CallerLimit> = Vec::new();
+    for (text, &qps) in limits {
+        let key = format!("{at}.rate_limits.{text:?}");
+        let pattern = pattern(text, catalog).map_err(|e| invalid(&key, e))?;
+        check_qps(&key, qps)?;
+        if !overlaps(&pattern, allowed, catalog) {
+            return Err(invalid(
+                &key,
+                "the caller may not call these methods (not in its `methods`)",
+            ));
+        }
+        if out.iter().any(|l| l.pattern == pattern) {
+            return Err(invalid(&key, "repeats another entry's methods"));
+        }
+        out.push(CallerLimit { pattern, qps });
+    }
+    Ok(out)
 }
 
 /// Validates `[auth]` (`profiles` are the declared credential profiles).
@@ -282,12 +347,14 @@ pub fn auth(
                 ));
             }
         }
+        let rate_limits = caller_limits(&at, &c.rate_limits, &methods, catalog)?;
         callers.push(CallerRule {
             name: c.name.clone(),
             identities: c.identities.clone(),
             token: c.token.clone(),
             methods,
             profiles: allowed,
+            rate_limits,
         });
     }
     if !a.tokens.is_empty() && callers.is_empty() {
@@ -319,5 +386,131 @@ mod tests {
         for bad in ["Sddp", "nope.Svc/*", "aliyun.sddp.v20190103.Sddp/Nope"] {
             assert!(pattern(bad, &catalog).is_err(), "{bad}");
         }
+    }
+
+    const BSS: &str = "aliyun.bssopenapi.v20171214.BssOpenApi";
+    const SDDP: &str = "aliyun.sddp.v20190103.Sddp";
+
+    /// A token caller allowed Bss and Sddp, with `limits` as its `rate_limits`.
+    fn with_limits(limits: &str) -> Result<crate::config::Config, ConfigError> {
+        let toml = format!(
+            "[auth.tokens.noisy]\nsha256 = \"{}\"\n\
+             [[auth.callers]]\nname = \"noisy\"\ntoken = \"noisy\"\n\
+             methods = [\"{BSS}/*\", \"{SDDP}/DescribeUserStatus\"]\n\
+             rate_limits = {{ {limits} }}\n",
+            "ab".repeat(32)
+        );
+        crate::config::Config::from_toml(&toml, "t.toml", &Catalog::load().unwrap())
+    }
+
+    fn rule(config: &crate::config::Config) -> &CallerRule {
+        &config.auth.as_ref().unwrap().callers[0]
+    }
+
+    #[test]
+    fn caller_rate_limits_exact_method_beats_service_wildcard() {
+        let c = with_limits(&format!(
+            "\"{BSS}/*\" = 2, \"{BSS}/SetResellerUserStatus\" = 0.5"
+        ))
+        .unwrap();
+        let r = rule(&c);
+        assert_eq!(
+            r.rate_limit_for(&format!("/{BSS}/SetResellerUserStatus")),
+            Some(0.5)
+        );
+        assert_eq!(
+            r.rate_limit_for(&format!("/{BSS}/ModifyAccountRelation")),
+            Some(2.0)
+        );
+        assert_eq!(
+            r.rate_limit_for(&format!("/{SDDP}/DescribeUserStatus")),
+            None
+        );
+        // Without rate_limits the caller has none.
+        let c = with_limits("").unwrap();
+        assert!(rule(&c).rate_limits.is_empty());
+        assert_eq!(
+            rule(&c).rate_limit_for(&format!("/{BSS}/ModifyAccountRelation")),
+            None
+        );
+    }
+
+    #[test]
+    fn caller_rate_limits_are_validated_naming_key_and_reason() {
+        for (limits, pattern, reason) in [
+            (
+                format!("\"{SDDP}/Nope\" = 1"),
+                format!("{SDDP}/Nope"),
+                "no method \"Nope\"",
+            ),
+            (
+                "\"nope.Svc/*\" = 1".to_string(),
+                "nope.Svc/*".into(),
+                "no service",
+            ),
+            (
+                format!("\"{SDDP}\" = 1"),
+                SDDP.into(),
+                "is not pkg.Service/Method",
+            ),
+            (
+                format!("\"{BSS}/*\" = 0"),
+                format!("{BSS}/*"),
+                "is not a rate",
+            ),
+            (
+                format!("\"{BSS}/*\" = -2"),
+                format!("{BSS}/*"),
+                "is not a rate",
+            ),
+            (
+                format!("\"{BSS}/*\" = inf"),
+                format!("{BSS}/*"),
+                "is not a rate",
+            ),
+            (
+                format!("\"{BSS}/*\" = nan"),
+                format!("{BSS}/*"),
+                "is not a rate",
+            ),
+            (
+                "\"tencentcloud.dlc.v20210125.Dlc/ModifyUserType\" = 1".to_string(),
+                "tencentcloud.dlc.v20210125.Dlc/ModifyUserType".into(),
+                "may not call",
+            ),
+            (
+                "\"tencentcloud.dlc.v20210125.Dlc/*\" = 1".to_string(),
+                "tencentcloud.dlc.v20210125.Dlc/*".into(),
+                "may not call",
+            ),
+            (
+                format!("\"/{SDDP}/DescribeUserStatus\" = 1, \"{SDDP}/DescribeUserStatus\" = 2"),
+                format!("{SDDP}/DescribeUserStatus"),
+                "repeats",
+            ),
+        ] {
+            let e = with_limits(&limits).unwrap_err().to_string();
+            let key = format!("`auth.callers[0].rate_limits.{pattern:?}`");
+            assert!(e.contains(&key) && e.contains(reason), "{limits}: {e}");
+        }
+        let e = with_limits(&format!("\"{BSS}/*\" = \"fast\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rate_limits"), "{e}");
+    }
+
+    #[test]
+    fn the_readme_example_of_per_caller_limits_is_valid() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("```toml")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .find(|b| b.contains("rate_limits ="))
+            .expect("README.md has a toml block with rate_limits");
+        let c = crate::config::Config::from_toml(block, "README.md", &Catalog::load().unwrap())
+            .unwrap();
+        let limited = c.auth.as_ref().unwrap().callers.iter();
+        assert!(limited.filter(|r| !r.rate_limits.is_empty()).count() >= 2);
     }
 }

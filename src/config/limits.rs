@@ -171,7 +171,8 @@ pub struct RetrySettings {
     pub budget_min_per_sec: u32,
 }
 
-fn check_qps(key: &str, q: f64) -> Result<(), ConfigError> {
+/// Checks a calls/s figure: finite, positive, at most 100000.
+pub(super) fn check_qps(key: &str, q: f64) -> Result<(), ConfigError> {
     if !(q.is_finite() && q > 0.0 && q <= 100_000.0) {
         return Err(invalid(
             key,

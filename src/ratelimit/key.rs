@@ -1,6 +1,7 @@
-//! The state of one limit key (operation × account): its local GCRA, the
-//! fallback share for Redis outages, the FIFO of waiting calls, the adaptive
-//! back-off after vendor throttling, and counters.
+//! The state of one limit key (operation × account, or operation × account ×
+//! caller for a caller's own limit): its local GCRA, the fallback share for
+//! Redis outages, the FIFO of waiting calls, the adaptive back-off after
+//! vendor throttling, and counters.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -72,7 +73,7 @@ struct Backoff {
 
 /// One limit key.
 pub struct KeyState {
-    /// `Action@account`.
+    /// `Action@account`, or `Action@account#caller` for a caller's own limit.
     pub id: String,
     /// The limit.
     pub limit: EffectiveLimit,

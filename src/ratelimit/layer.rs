@@ -1,5 +1,6 @@
-//! The tower layer and service: take a turn under the call's limit, call the
-//! inner service, and feed vendor throttling back into the key's back-off.
+//! The tower layer and service: take a turn under the call's limits (its
+//! caller's own, then the shared one), call the inner service, and feed
+//! vendor throttling back into the shared key's back-off.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -63,8 +64,7 @@ where
         let limiter = self.limiter.clone();
         let inner = self.inner.clone();
         Box::pin(async move {
-            let key = limiter.key_for(&call);
-            limiter.acquire(&key, call.deadline).await?;
+            let key = limiter.admit(&call).await?;
             let result = inner.oneshot(call).await;
             match &result {
                 Err(GatewayError::Vendor(f)) if f.class == ErrorClass::Throttled => {

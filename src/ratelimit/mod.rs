@@ -1,6 +1,10 @@
 //! Rate limiting as a tower layer: every vendor call (and every retry) takes
 //! its turn under the limit of its (operation, account) key, paced smoothly
 //! with GCRA (governor locally; one Lua script in Redis across replicas).
+//! A caller with a rate of its own for the method (`rate_limits` of its
+//! `[[auth.callers]]` rule) first takes its turn under its own
+//! (operation, account, caller) key, so it cannot crowd the others out of the
+//! shared budget.
 //!
 //! A call over the rate waits in FIFO order up to `max_wait` (never past its
 //! deadline); past that it is refused at once with RESOURCE_EXHAUSTED,
@@ -19,7 +23,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::config::{Config, RateLimitSettings};
+use crate::config::{CallerRule, Config, EffectiveLimit, RateLimitSettings};
 use crate::error::GatewayError;
 use crate::forward::VendorCall;
 
@@ -30,7 +34,7 @@ pub use redis::{RedisBackend, RedisDown, GCRA_SCRIPT};
 /// Counters of one limit key.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct KeyStats {
-    /// `Action@account`.
+    /// `Action@account`, or `Action@account#caller` for a caller's own limit.
     pub key: String,
     /// Paced rate, calls/s.
     pub qps: f64,
@@ -60,6 +64,8 @@ pub struct RateLimiter {
     config: Arc<Config>,
     keys: Mutex<HashMap<String, Arc<KeyState>>>,
     redis: Option<Arc<RedisBackend>>,
+    /// Callers with rates of their own, by name.
+    callers: HashMap<String, CallerRule>,
 }
 
 const TOO_LONG: &str = "the wait would exceed the allowed maximum or the deadline";
@@ -77,11 +83,19 @@ impl RateLimiter {
             Some(url) => Some(Arc::new(RedisBackend::new(url, settings.redis_timeout)?)),
             None => None,
         };
+        let callers = config
+            .auth
+            .iter()
+            .flat_map(|a| &a.callers)
+            .filter(|c| !c.rate_limits.is_empty())
+            .map(|c| (c.name.clone(), c.clone()))
+            .collect();
         Ok(Self {
             settings,
             config,
             keys: Mutex::new(HashMap::new()),
             redis,
+            callers,
         })
     }
 
@@ -90,19 +104,46 @@ impl RateLimiter {
         self.redis.as_ref().map(|r| r.healthy())
     }
 
-    /// The key state of a call (created on first use; the set of keys is
-    /// bounded by the configured profiles × operations).
+    /// The shared key state of a call, `Action@account` (created on first
+    /// use; the set of keys is bounded by the configured profiles × operations).
     pub fn key_for(&self, call: &VendorCall) -> Arc<KeyState> {
-        let account = self.config.account_key(&call.profile, call.op.vendor());
-        let id = format!("{}@{}", call.op.action(), account);
+        let id = format!("{}@{}", call.op.action(), self.account_of(call));
+        self.key_with(id, || self.shared_limit(call))
+    }
+
+    /// The caller's own key state of a call, `Action@account#caller`, when the
+    /// call's caller has a rate of its own for the method (an exact method
+    /// beats a service wildcard). Burst 1; shadow as the shared limit.
+    pub fn caller_key_for(&self, call: &VendorCall) -> Option<Arc<KeyState>> {
+        let caller = call.caller.as_deref()?;
+        let qps = self.callers.get(caller)?.rate_limit_for(&call.op.path)?;
+        let id = format!("{}@{}#{caller}", call.op.action(), self.account_of(call));
+        Some(self.key_with(id, || EffectiveLimit {
+            qps,
+            nominal_qps: qps,
+            burst: 1,
+            shadow: self.shared_limit(call).shadow,
+            source: "caller",
+        }))
+    }
+
+    fn account_of(&self, call: &VendorCall) -> String {
+        self.config.account_key(&call.profile, call.op.vendor())
+    }
+
+    fn shared_limit(&self, call: &VendorCall) -> EffectiveLimit {
+        self.settings
+            .limit_for(call.op.action(), call.op.rule.documented_qps, &call.profile)
+    }
+
+    /// The key `id`, created with `limit()` on first use.
+    fn key_with(&self, id: String, limit: impl FnOnce() -> EffectiveLimit) -> Arc<KeyState> {
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        keys.entry(id.clone())
-            .or_insert_with(|| {
-                let limit = self
-                    .settings
-                    .limit_for(call.op.action(), call.op.rule.documented_qps, &call.profile);
+        keys.entry(id)
+            .or_insert_with_key(|id| {
+                let limit = limit();
                 tracing::info!(key = %id, qps = limit.qps, burst = limit.burst, shadow = limit.shadow, source = limit.source, "rate limit");
-                Arc::new(KeyState::new(id, limit, self.settings.replicas))
+                Arc::new(KeyState::new(id.clone(), limit, self.settings.replicas))
             })
             .clone()
     }
@@ -181,12 +222,36 @@ impl RateLimiter {
         }
     }
 
-    /// Waits for the call's turn, or refuses it.
+    /// Takes a call's turns within one wait budget (`max_wait`, never past
+    /// the deadline): first under its caller's own key, if it has one, then
+    /// under the shared key, which it returns (for vendor-throttle feedback).
+    pub async fn admit(&self, call: &VendorCall) -> Result<Arc<KeyState>, GatewayError> {
+        let until = self.wait_until(call.deadline);
+        if let Some(own) = self.caller_key_for(call) {
+            self.acquire_until(&own, until).await?;
+        }
+        let key = self.key_for(call);
+        self.acquire_until(&key, until).await?;
+        Ok(key)
+    }
+
+    /// The latest moment a call arriving now may be admitted.
+    fn wait_until(&self, deadline: Option<Instant>) -> Instant {
+        let most = Instant::now() + self.settings.max_wait;
+        deadline.map_or(most, |d| d.min(most))
+    }
+
+    /// Waits for the call's turn under one key, or refuses it.
     pub async fn acquire(
         &self,
         key: &KeyState,
         deadline: Option<Instant>,
     ) -> Result<(), GatewayError> {
+        self.acquire_until(key, self.wait_until(deadline)).await
+    }
+
+    /// Waits for a turn under `key` until `until` at the latest, or refuses it.
+    async fn acquire_until(&self, key: &KeyState, until: Instant) -> Result<(), GatewayError> {
         if key.limit.shadow {
             if let Turn::Wait(_) = self.turn(key).await {
                 key.count_shadow_rejected();
@@ -195,13 +260,7 @@ impl RateLimiter {
             return Ok(());
         }
         let started = Instant::now();
-        let budget = match deadline {
-            Some(d) => self
-                .settings
-                .max_wait
-                .min(d.saturating_duration_since(started)),
-            None => self.settings.max_wait,
-        };
+        let budget = until.saturating_duration_since(started);
         let (_guard, ahead) = key::WaitingGuard::new(key);
         let estimate = key.period.saturating_mul(ahead as u32) + key.backoff_remaining();
         if ahead >= self.settings.max_waiting {
@@ -244,5 +303,125 @@ impl RateLimiter {
         }
         key.count_admitted(waited.then(|| started.elapsed()));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use super::*;
+    use crate::catalog::{Catalog, Vendor};
+    use crate::credentials::Credential;
+    use crate::translate::WireParams;
+    use crate::vendors::Target;
+
+    const BSS: &str = "aliyun.bssopenapi.v20171214.BssOpenApi";
+
+    /// A limiter whose token caller "noisy" may call BssOpenApi and has `limits`.
+    fn limiter(limits: &str, ratelimit: &str) -> (RateLimiter, Catalog) {
+        let catalog = Catalog::load().unwrap();
+        let toml = format!(
+            "{ratelimit}\n[auth.tokens.t]\nsha256 = \"{}\"\n\
+             [[auth.callers]]\nname = \"noisy\"\ntoken = \"t\"\nmethods = [\"{BSS}/*\"]\n\
+             rate_limits = {{ {limits} }}\n\
+             [[auth.callers]]\nname = \"quiet\"\ntoken = \"t2\"\nmethods = [\"{BSS}/*\"]\n\
+             [auth.tokens.t2]\nsha256 = \"{}\"\n",
+            "ab".repeat(32),
+            "cd".repeat(32),
+        );
+        let config = Config::from_toml(&toml, "t.toml", &catalog).unwrap();
+        (RateLimiter::new(Arc::new(config)).unwrap(), catalog)
+    }
+
+    fn call(catalog: &Catalog, action: &str, caller: Option<&str>) -> VendorCall {
+        VendorCall {
+            op: catalog.by_action(Vendor::Alibaba, action).unwrap().clone(),
+            params: Arc::new(WireParams::Query(Vec::new())),
+            credential: Arc::new(Credential::new("id".into(), "s".into(), None, "t").unwrap()),
+            profile: "default".into(),
+            caller: caller.map(Into::into),
+            target: Arc::new(Target::new(
+                "http://127.0.0.1:1/".parse().unwrap(),
+                "cn-shanghai".into(),
+            )),
+            deadline: None,
+            attempts: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    #[test]
+    fn caller_keys_exact_method_beats_wildcard_and_need_a_caller_with_a_rate() {
+        let limits = format!("\"{BSS}/*\" = 3, \"{BSS}/SetResellerUserStatus\" = 1.5");
+        let (l, catalog) = limiter(&limits, "[ratelimit]\nshadow = true");
+        let key = |action, caller| {
+            l.caller_key_for(&call(&catalog, action, caller))
+                .map(|k| (k.id.clone(), k.limit.qps, k.limit.burst, k.limit.shadow))
+        };
+        assert_eq!(
+            key("SetResellerUserStatus", Some("noisy")),
+            Some((
+                "SetResellerUserStatus@profile:default#noisy".into(),
+                1.5,
+                1,
+                true
+            ))
+        );
+        assert_eq!(
+            key("ModifyAccountRelation", Some("noisy")),
+            Some((
+                "ModifyAccountRelation@profile:default#noisy".into(),
+                3.0,
+                1,
+                true
+            ))
+        );
+        assert_eq!(key("SetResellerUserStatus", None), None);
+        assert_eq!(key("SetResellerUserStatus", Some("quiet")), None);
+        assert_eq!(key("SetResellerUserStatus", Some("ghost")), None);
+        let ids: Vec<String> = l.stats().into_iter().map(|s| s.key).collect();
+        assert_eq!(
+            ids,
+            [
+                "ModifyAccountRelation@profile:default#noisy",
+                "SetResellerUserStatus@profile:default#noisy"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_callers_own_key_refuses_first_and_is_named() {
+        let limits = format!("\"{BSS}/SetResellerUserStatus\" = 1");
+        let (l, catalog) = limiter(&limits, "[ratelimit]\nmax_wait_ms = 20");
+        let noisy = call(&catalog, "SetResellerUserStatus", Some("noisy"));
+        let shared = l.admit(&noisy).await.unwrap();
+        assert_eq!(shared.id, "SetResellerUserStatus@profile:default");
+        match l.admit(&noisy).await {
+            Err(GatewayError::RateLimited { limit_key, qps, .. }) => {
+                assert_eq!(limit_key, "SetResellerUserStatus@profile:default#noisy");
+                assert_eq!(qps, 1.0);
+            }
+            other => panic!(
+                "expected a refusal by the caller key: {:?}",
+                other.map(|k| k.id.clone())
+            ),
+        }
+        // The shared key (default 5/s) still paces another caller: it waits
+        // its ~200 ms turn past the 20 ms budget, so it is refused by the shared key.
+        let quiet = call(&catalog, "SetResellerUserStatus", Some("quiet"));
+        match l.admit(&quiet).await {
+            Err(GatewayError::RateLimited { limit_key, .. }) => {
+                assert_eq!(limit_key, "SetResellerUserStatus@profile:default");
+            }
+            other => panic!(
+                "expected a refusal by the shared key: {:?}",
+                other.map(|k| k.id.clone())
+            ),
+        }
+        let stats = l.stats();
+        let own = stats.iter().find(|s| s.key.ends_with("#noisy")).unwrap();
+        assert_eq!((own.admitted, own.rejected), (1, 1));
+        let shared = stats.iter().find(|s| !s.key.contains('#')).unwrap();
+        assert_eq!((shared.admitted, shared.rejected), (1, 1));
     }
 }
