@@ -18,6 +18,10 @@ echo "== limiter cost per call"
 cargo bench --bench limiter 2>/dev/null | grep -v '^$'
 
 echo
+echo "== audit log: wait for a stored line"
+cargo bench --bench audit 2>/dev/null | grep -v '^$'
+
+echo
 echo "== gateway overhead, throughput, memory"
 cargo bench --bench overhead 2>/dev/null | grep -v '^$'
 
