@@ -184,7 +184,10 @@ async fn every_mutating_call_has_one_line_stored_before_its_reply() {
     let line = added_line(&audit, 1);
     assert_eq!(line["caller"], "reader");
     assert_eq!(line["profile"], "ops", "the profile asked for: {line}");
-    assert_eq!(line["params"]["user_type"], "ADMIN", "what was asked: {line}");
+    assert_eq!(
+        line["params"]["user_type"], "ADMIN",
+        "what was asked: {line}"
+    );
     assert_eq!(line["code"], "PERMISSION_DENIED");
     assert_eq!(line["outcome"], "rejected");
     assert_eq!(line["attempts"], 0);
