@@ -133,6 +133,7 @@ async fn json_logs_carry_the_callers_trace_in_the_call_span() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     let logs = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    support::keep_log("json-logs", &logs);
     let call = logs
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -161,11 +162,12 @@ fn cloudgate(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    (
-        out.status.success(),
+    let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    );
+    support::keep_log("cli", &format!("{stdout}{stderr}"));
+    (out.status.success(), stdout, stderr)
 }
 
 #[test]
@@ -178,6 +180,8 @@ fn check_config_prints_effective_settings_and_rejects_bad_files() {
          [profiles.ops.alibaba]\naccess_key_id = \"LTAIcheckconfig\"\naccess_key_secret_env = \"OPS_SECRET\"\n",
     )
     .unwrap();
+    support::register_secret("LTAIcheckconfig");
+    support::register_secret("s3cr3t-value");
     let (ok, stdout, stderr) = cloudgate(
         &["check-config", good.to_str().unwrap()],
         &[("OPS_SECRET", "s3cr3t-value")],

@@ -110,6 +110,7 @@ fn a_non_loopback_listen_without_caller_auth_needs_insecure() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
+    support::keep_log("refused-listen", &stderr);
     assert!(
         stderr.contains("--insecure") && stderr.contains("0.0.0.0"),
         "{stderr}"
