@@ -22,6 +22,10 @@ echo "== audit log: wait for a stored line"
 cargo bench --bench audit 2>/dev/null | grep -v '^$'
 
 echo
+echo "== a flood of connections: memory, limits, handshake timeout"
+cargo bench --bench flood 2>/dev/null | grep -v '^$'
+
+echo
 echo "== gateway overhead, throughput, memory"
 cargo bench --bench overhead 2>/dev/null | grep -v '^$'
 

@@ -126,10 +126,11 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
     let sv = &config.server;
     let _ = writeln!(
         w,
-        "server limits     request {} bytes, {} streams/connection, {} connections, keepalive {:?}/{:?}, deadline default {:?} max {:?}",
+        "server limits     request {} bytes, {} streams/connection, {} connections (handshake within {:?}), keepalive {:?}/{:?}, deadline default {:?} max {:?}",
         sv.max_request_bytes,
         sv.max_concurrent_streams,
         sv.max_connections,
+        sv.handshake_timeout,
         sv.keepalive_interval,
         sv.keepalive_timeout,
         sv.default_deadline,

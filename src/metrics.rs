@@ -37,6 +37,10 @@ pub const RL_VENDOR_THROTTLED: &str = "cloudgate_ratelimit_vendor_throttled_tota
 pub const RL_FALLBACK: &str = "cloudgate_ratelimit_fallback_admissions_total";
 /// 1 while Redis (cluster mode) answers, 0 while the fallback is in use.
 pub const RL_REDIS_UP: &str = "cloudgate_ratelimit_redis_up";
+/// Client connections open on the gRPC port.
+pub const CONNECTIONS_OPEN: &str = "cloudgate_connections_open";
+/// Client connections closed by the server's limits, by `reason`.
+pub const CONNECTIONS_CLOSED: &str = "cloudgate_connections_closed_total";
 /// Audit lines stored.
 pub const AUDIT_LINES: &str = "cloudgate_audit_lines_total";
 /// Audit lines that could not be written.
@@ -70,6 +74,11 @@ fn describe() {
     describe_counter!(CALLS, "gRPC calls finished, by method and gRPC code");
     describe_histogram!(CALL_DURATION, Unit::Seconds, "gRPC call latency, by method");
     describe_gauge!(CALLS_IN_FLIGHT, "gRPC calls in progress, by method");
+    describe_gauge!(CONNECTIONS_OPEN, "client connections open on the gRPC port");
+    describe_counter!(
+        CONNECTIONS_CLOSED,
+        "client connections closed by a limit, by reason (max_connections, handshake_timeout)"
+    );
     describe_counter!(AUDIT_LINES, "audit lines written (mutating calls)");
     describe_counter!(AUDIT_FAILURES, "audit lines that could not be written");
     describe_counter!(

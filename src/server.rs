@@ -145,8 +145,10 @@ pub async fn serve(
     let mut builder = tonic::transport::Server::builder();
     if let Some(auth) = gateway.authorizer() {
         if let Some(tls) = &auth.settings().tls {
-            let mut config =
-                ServerTlsConfig::new().identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem));
+            let mut config = ServerTlsConfig::new()
+                .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+                // A stalled TLS handshake must not hold a connection slot either.
+                .timeout(limits.handshake_timeout);
             if let Some(ca) = &tls.client_ca_pem {
                 // With tokens configured, a caller may connect without a
                 // certificate and present its token instead.
@@ -179,7 +181,7 @@ pub async fn serve(
         .add_service(
             dlc::dlc_server::DlcServer::new(handler).max_decoding_message_size(max_request),
         );
-    let incoming = limited_incoming(listener, limits.max_connections);
+    let incoming = limited_incoming(listener, limits.max_connections, limits.handshake_timeout);
     let server = router.serve_with_incoming_shutdown(incoming, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     });
@@ -222,19 +224,72 @@ pub async fn serve(
     }
 }
 
-/// A connection counted against `[server] max_connections` until it closes.
+/// Bytes a new connection must send within the handshake timeout: the
+/// HTTP/2 client preface is 24 bytes, a TLS ClientHello more.
+const SETUP_BYTES: usize = 24;
+
+/// A connection counted against `[server] max_connections` until it closes,
+/// closed if its first bytes do not arrive within the handshake timeout (so
+/// idle sockets cannot hold every slot).
 pub struct LimitedConn {
     stream: tokio::net::TcpStream,
     _permit: tokio::sync::OwnedSemaphorePermit,
+    _open: OpenConnection,
+    /// Until the peer has sent [`SETUP_BYTES`]: the deadline and bytes so far.
+    setup: Option<(std::pin::Pin<Box<tokio::time::Sleep>>, usize)>,
+}
+
+/// Counts a connection in `cloudgate_connections_open` while it lives.
+struct OpenConnection(metrics::Gauge);
+
+impl OpenConnection {
+    fn new() -> Self {
+        let g = metrics::gauge!(crate::metrics::CONNECTIONS_OPEN);
+        g.increment(1.0);
+        Self(g)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 impl tokio::io::AsyncRead for LimitedConn {
     fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
+        self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+        use std::future::Future;
+        use std::task::Poll;
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let result = std::pin::Pin::new(&mut this.stream).poll_read(cx, buf);
+        let Some((deadline, got)) = this.setup.as_mut() else {
+            return result;
+        };
+        match &result {
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len() - before;
+                *got += n;
+                if *got >= SETUP_BYTES || n == 0 {
+                    this.setup = None;
+                }
+            }
+            Poll::Ready(Err(_)) => this.setup = None,
+            Poll::Pending => {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "handshake_timeout").increment(1);
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client sent no handshake within server.handshake_timeout_ms",
+                    )));
+                }
+            }
+        }
+        result
     }
 }
 
@@ -271,12 +326,15 @@ impl tonic::transport::server::Connected for LimitedConn {
 }
 
 /// Accepted connections with TCP_NODELAY, at most `max` open at once: a
-/// connection beyond that is closed at once (bounded memory under a flood).
+/// connection beyond that is closed at once (bounded memory under a flood),
+/// and each must start its handshake within `handshake_timeout`.
 fn limited_incoming(
     listener: TcpListener,
     max: usize,
+    handshake_timeout: Duration,
 ) -> impl tokio_stream::Stream<Item = std::io::Result<LimitedConn>> {
     let permits = Arc::new(tokio::sync::Semaphore::new(max));
+    let last_warning = Arc::new(std::sync::Mutex::new(None::<std::time::Instant>));
     TcpListenerStream::new(listener).filter_map(move |accepted| match accepted {
         Err(e) => Some(Err(e)),
         Ok(stream) => match permits.clone().try_acquire_owned() {
@@ -286,10 +344,18 @@ fn limited_incoming(
                 Some(Ok(LimitedConn {
                     stream,
                     _permit: permit,
+                    _open: OpenConnection::new(),
+                    setup: Some((Box::pin(tokio::time::sleep(handshake_timeout)), 0)),
                 }))
             }
             Err(_) => {
-                tracing::warn!(max, "connection limit reached: closing a new connection");
+                metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "max_connections").increment(1);
+                // A flood must not become a flood of log lines: one a second.
+                let mut last = last_warning.lock().unwrap_or_else(|e| e.into_inner());
+                if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    *last = Some(std::time::Instant::now());
+                    tracing::warn!(max, "connection limit reached: closing new connections (see cloudgate_connections_closed_total)");
+                }
                 None
             }
         },

@@ -71,6 +71,58 @@ async fn connections_beyond_the_limit_are_closed_at_once() {
 }
 
 #[tokio::test]
+async fn silent_connections_are_closed_so_they_cannot_hold_every_slot() {
+    // Four slots: the harness's client holds one; two silent sockets
+    // (connect, send nothing) and one half-sent preface take the rest.
+    let h = harness("[server]\nmax_connections = 4\nhandshake_timeout_ms = 300\n").await;
+    h.sddp()
+        .describe_user_status(sddp::DescribeUserStatusRequest::default())
+        .await
+        .unwrap();
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(tokio::net::TcpStream::connect(h.addr).await.unwrap());
+    }
+    // A half-sent preface does not count as a handshake either.
+    let mut partial = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut partial, b"PRI * HTTP/2.0")
+        .await
+        .unwrap();
+    let t = Instant::now();
+    for mut s in silent.into_iter().chain([partial]) {
+        // The server's HTTP/2 SETTINGS arrive first; then the close.
+        let mut seen = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut seen)).await;
+        match read {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("a silent connection was not closed: {other:?}"),
+        }
+    }
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(200),
+        "closed too early: {waited:?}"
+    );
+    // Their slots are free again: a new client connects and calls.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", h.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    cloudgate::pb::aliyun::sddp::v20190103::sddp_client::SddpClient::new(channel)
+        .describe_user_status(sddp::DescribeUserStatusRequest::default())
+        .await
+        .unwrap();
+    // The first client's connection, busy from the start, was never cut.
+    h.sddp()
+        .describe_user_status(sddp::DescribeUserStatusRequest::default())
+        .await
+        .unwrap();
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn calls_without_a_deadline_get_the_default_and_long_ones_are_capped() {
     let h = harness("[server]\ndefault_deadline_ms = 300\nmax_deadline_ms = 400\n").await;
     delay(&h, 2000);

@@ -19,6 +19,10 @@ pub struct ServerSection {
     pub max_concurrent_streams: Option<u32>,
     /// Open client connections (default 1024); more are closed on accept.
     pub max_connections: Option<usize>,
+    /// A new connection must send its first bytes (TLS ClientHello or the
+    /// HTTP/2 preface), and finish its TLS handshake, within this, ms, or it
+    /// is closed (default 10000).
+    pub handshake_timeout_ms: Option<u64>,
     /// HTTP/2 keepalive ping interval, ms (default 30000).
     pub keepalive_interval_ms: Option<u64>,
     /// HTTP/2 keepalive ping timeout, ms (default 10000).
@@ -40,6 +44,8 @@ pub struct ServerSettings {
     pub max_concurrent_streams: u32,
     /// Open connections.
     pub max_connections: usize,
+    /// Time a new connection has to send its first bytes.
+    pub handshake_timeout: Duration,
     /// Keepalive interval.
     pub keepalive_interval: Duration,
     /// Keepalive timeout.
@@ -73,6 +79,11 @@ pub fn server(s: &ServerSection) -> Result<ServerSettings, ConfigError> {
             256,
         )?,
         max_connections: count("server.max_connections", s.max_connections, 1024)?,
+        handshake_timeout: ms(
+            "server.handshake_timeout_ms",
+            s.handshake_timeout_ms,
+            10_000,
+        )?,
         keepalive_interval: ms(
             "server.keepalive_interval_ms",
             s.keepalive_interval_ms,
