@@ -50,3 +50,6 @@ cargo nextest run --test secret_scan --run-ignored only --no-capture
 
 log "buf lint on proto/"
 bash scripts/ci/buf.sh
+
+log "fuzz: each target briefly"
+bash scripts/fuzz.sh 20

@@ -13,6 +13,8 @@ pub mod credentials;
 pub mod emulator;
 pub mod error;
 pub mod forward;
+/// Fuzz entry points (cargo-fuzz targets in `fuzz/`, replayed by `tests/fuzz_regressions.rs`).
+pub mod fuzzing;
 pub mod gateway;
 pub mod loadtest;
 pub mod metrics;
