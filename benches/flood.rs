@@ -4,6 +4,9 @@
 //! silent sockets. Prints the process's RSS at each step and checks that a
 //! new caller still gets through afterwards. Run with `cargo bench --bench flood`.
 
+mod common;
+use common::rss_kib;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,17 +23,6 @@ use tonic::transport::Channel;
 
 /// The HTTP/2 client preface and an empty SETTINGS frame.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
 
 async fn call(addr: SocketAddr) -> Result<(), String> {
     let channel = Channel::from_shared(format!("http://{addr}"))

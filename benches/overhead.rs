@@ -5,6 +5,9 @@
 //! - cost of a call refused by the limiter, end to end;
 //! - memory (RSS) with 10,000 calls waiting in the limiter.
 
+mod common;
+use common::rss_kib;
+
 use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,17 +38,6 @@ fn request() -> cloudsso::UpdateUserStatusRequest {
 
 fn pct(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 async fn start_gateway(

@@ -81,38 +81,10 @@ async fn metrics_cover_calls_vendor_attempts_retries_and_the_limiter() {
 
 #[tokio::test]
 async fn json_logs_carry_the_callers_trace_in_the_call_span() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("json.toml");
     std::fs::write(&conf, "[log]\nformat = \"json\"\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudgate"))
-        .args([
-            "serve",
-            "--emulate",
-            "--config",
-            conf.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("cloudgate listening") {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "gateway exited early"
-        );
-    }
+    let (mut child, port, _stdout) = support::spawn_serve_emulate(&conf);
     let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
         .connect()

@@ -6,20 +6,19 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use cloudgate::emulator::{Fault, FaultKind};
-use cloudgate::pb::aliyun::bssopenapi::v20171214 as bss;
-use cloudgate::pb::aliyun::cloudsso::v20210515 as cloudsso;
+use cloudgate::emulator::FaultKind;
 use cloudgate::pb::aliyun::cloudsso::v20210515::cloud_sso_client::CloudSsoClient;
 use cloudgate::pb::aliyun::sddp::v20190103 as sddp;
-use cloudgate::pb::tencentcloud::dlc::v20210125 as dlc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{keep_log, log_file, register_secret, with_meta, Harness, Options};
+use support::{
+    fault, keep_log, log_file, register_secret, spawn_serve_emulate, srus, update_user, user_type,
+    with_meta, Harness, Options,
+};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -36,39 +35,6 @@ fn lines(path: &Path) -> Vec<Value> {
 
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
-}
-
-fn srus() -> bss::SetResellerUserStatusRequest {
-    bss::SetResellerUserStatusRequest {
-        owner_id: "1234567890123456".into(),
-        status: "Freeze".into(),
-        business_type: "FREEZE".into(),
-        stop_mode: Some("0".into()),
-    }
-}
-
-fn update_user() -> cloudsso::UpdateUserStatusRequest {
-    cloudsso::UpdateUserStatusRequest {
-        directory_id: "d-00fc2p61abcd".into(),
-        user_id: "u-00q8wbq42wiltcrkabcd".into(),
-        new_status: Some("Disabled".into()),
-    }
-}
-
-fn user_type(t: &str) -> dlc::ModifyUserTypeRequest {
-    dlc::ModifyUserTypeRequest {
-        user_id: "100021240181".into(),
-        user_type: t.into(),
-        account_type: None,
-    }
-}
-
-fn fault(action: &str, kind: FaultKind) -> Fault {
-    Fault {
-        action: action.into(),
-        kind,
-        times: 1,
-    }
 }
 
 /// A gateway with two token callers (`ops` may call everything, `reader`
@@ -368,33 +334,6 @@ async fn mutations_are_refused_before_the_vendor_while_the_log_cannot_be_written
     h.stop().await;
 }
 
-/// `cloudgate serve --emulate` with a config; returns the child, its port and its stdout.
-fn spawn_gateway(config: &Path) -> (Child, u16, BufReader<std::process::ChildStdout>) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudgate"))
-        .args(["serve", "--emulate", "--config"])
-        .arg(config)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("cloudgate listening") {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "gateway exited early"
-        );
-    }
-    (child, port, stdout)
-}
-
 async fn disable_user(port: u16) {
     let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
         .unwrap()
@@ -428,7 +367,7 @@ async fn a_killed_gateway_keeps_every_line_it_acknowledged() {
         ),
     )
     .unwrap();
-    let (child, port, _stdout) = spawn_gateway(&config);
+    let (child, port, _stdout) = spawn_serve_emulate(&config);
     disable_user(port).await;
     // SIGKILL right after the reply: no chance to flush anything.
     kill_and_keep_logs(child, "killed-file");
@@ -440,7 +379,7 @@ async fn a_killed_gateway_keeps_every_line_it_acknowledged() {
     // The default: stdout.
     let config = dir.path().join("stdout.toml");
     std::fs::write(&config, "[log]\nformat = \"json\"\n").unwrap();
-    let (child, port, mut stdout) = spawn_gateway(&config);
+    let (child, port, mut stdout) = spawn_serve_emulate(&config);
     disable_user(port).await;
     kill_and_keep_logs(child, "killed-stdout");
     let mut rest = String::new();

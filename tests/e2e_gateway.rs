@@ -13,7 +13,7 @@ use cloudgate::pb::aliyun::sddp::v20190103 as sddp;
 use cloudgate::pb::cloudgate::v1::VendorError;
 use cloudgate::pb::tencentcloud::dlc::v20210125 as dlc;
 use prost::Message;
-use support::{with_meta, Harness, Options};
+use support::{fault, srus, user_type, with_meta, Harness, Options};
 use tonic::Code;
 use tonic_types::StatusExt;
 
@@ -26,29 +26,8 @@ async fn start() -> Harness {
     .await
 }
 
-fn srus() -> bss::SetResellerUserStatusRequest {
-    bss::SetResellerUserStatusRequest {
-        owner_id: "1234567890123456".into(),
-        status: "Freeze".into(),
-        business_type: "FREEZE".into(),
-        stop_mode: Some("0".into()),
-    }
-}
-
 fn mut_user_type() -> dlc::ModifyUserTypeRequest {
-    dlc::ModifyUserTypeRequest {
-        user_id: "100021240181".into(),
-        user_type: "ADMIN".into(),
-        account_type: None,
-    }
-}
-
-fn fault(action: &str, kind: FaultKind) -> Fault {
-    Fault {
-        action: action.into(),
-        kind,
-        times: 1,
-    }
+    user_type("ADMIN")
 }
 
 fn error_fault(action: &str, code: &str, http_status: Option<u16>) -> Fault {

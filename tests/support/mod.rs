@@ -15,10 +15,13 @@ use std::time::Duration;
 use cloudgate::catalog::{Catalog, Vendor};
 use cloudgate::config::{Config, FileConfig};
 use cloudgate::credentials::{Credential, CredentialStore};
-use cloudgate::emulator::{self, EmulatorConfig, EmulatorHandle, EmulatorKey};
+use cloudgate::emulator::{self, EmulatorConfig, EmulatorHandle, EmulatorKey, Fault, FaultKind};
+use cloudgate::pb::aliyun::bssopenapi::v20171214 as bss;
 use cloudgate::pb::aliyun::bssopenapi::v20171214::bss_open_api_client::BssOpenApiClient;
+use cloudgate::pb::aliyun::cloudsso::v20210515 as cloudsso;
 use cloudgate::pb::aliyun::cloudsso::v20210515::cloud_sso_client::CloudSsoClient;
 use cloudgate::pb::aliyun::sddp::v20190103::sddp_client::SddpClient;
+use cloudgate::pb::tencentcloud::dlc::v20210125 as dlc;
 use cloudgate::pb::tencentcloud::dlc::v20210125::dlc_client::DlcClient;
 use cloudgate::{app, server};
 use tonic::transport::Channel;
@@ -331,4 +334,77 @@ pub fn with_meta<T>(msg: T, meta: &[(&'static str, &str)]) -> tonic::Request<T> 
         req.metadata_mut().insert(*k, v.parse().unwrap());
     }
     req
+}
+
+/// A valid SetResellerUserStatus request (freeze a reseller's customer).
+pub fn srus() -> bss::SetResellerUserStatusRequest {
+    bss::SetResellerUserStatusRequest {
+        owner_id: "1234567890123456".into(),
+        status: "Freeze".into(),
+        business_type: "FREEZE".into(),
+        stop_mode: Some("0".into()),
+    }
+}
+
+/// A valid UpdateUserStatus request (disable a CloudSSO user).
+pub fn update_user() -> cloudsso::UpdateUserStatusRequest {
+    cloudsso::UpdateUserStatusRequest {
+        directory_id: "d-00fc2p61abcd".into(),
+        user_id: "u-00q8wbq42wiltcrkabcd".into(),
+        new_status: Some("Disabled".into()),
+    }
+}
+
+/// A ModifyUserType request giving user 100021240181 the type `t`.
+pub fn user_type(t: &str) -> dlc::ModifyUserTypeRequest {
+    dlc::ModifyUserTypeRequest {
+        user_id: "100021240181".into(),
+        user_type: t.into(),
+        account_type: None,
+    }
+}
+
+/// An emulator fault for the next call of `action`.
+pub fn fault(action: &str, kind: FaultKind) -> Fault {
+    Fault {
+        action: action.into(),
+        kind,
+        times: 1,
+    }
+}
+
+/// Starts `cloudgate serve --emulate --config CONFIG` on a free loopback port
+/// and waits for "cloudgate listening"; returns the child, its port and its stdout.
+pub fn spawn_serve_emulate(
+    config: &std::path::Path,
+) -> (
+    std::process::Child,
+    u16,
+    std::io::BufReader<std::process::ChildStdout>,
+) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cloudgate"))
+        .args(["serve", "--emulate", "--config"])
+        .arg(config)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("cloudgate listening") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "gateway exited early"
+        );
+    }
+    (child, port, stdout)
 }
