@@ -323,10 +323,10 @@ impl Gateway {
             .instrument(span.clone())
             .await;
         if let Some(guard) = audit {
-            // Stored before the caller hears back.
-            if let Err(e) = guard.finish(&result).await {
-                span.in_scope(|| tracing::error!(error = %e, "audit line not written"));
-            }
+            // Stored before the caller hears back (or, failing that, logged
+            // by `finish`: the caller still gets the real result, the vendor
+            // has acted).
+            let _ = guard.finish(&result).instrument(span.clone()).await;
         }
         in_flight.decrement(1.0);
         let code = match &result {

@@ -326,6 +326,16 @@ async fn mutations_are_refused_before_the_vendor_while_the_log_cannot_be_written
         1,
         "nothing more reached the vendor"
     );
+    // The line of the call that did happen is in the error log instead.
+    let logs = std::fs::read_to_string(support::trace_log()).unwrap();
+    let lost = logs
+        .lines()
+        .find(|l| l.contains("audit line not written"))
+        .expect("the lost line is logged");
+    assert!(
+        lost.contains("SetResellerUserStatus") && lost.contains(r#"\"outcome\":\"succeeded\""#),
+        "{lost}"
+    );
     // Read-only calls are not audited and go on.
     h.sddp()
         .describe_user_status(sddp::DescribeUserStatusRequest::default())

@@ -210,7 +210,9 @@ impl AuditGuard {
         r
     }
 
-    /// Writes the line of a finished call and waits until it is stored.
+    /// Writes the line of a finished call and waits until it is stored. If
+    /// it cannot be stored, the line goes to the error log instead (its
+    /// parameters are redacted like in the audit log) and the error is returned.
     pub async fn finish<T>(mut self, result: &Result<T, GatewayError>) -> Result<(), String> {
         let attempts = self.attempts.load(Ordering::Relaxed);
         let (code, outcome) = match result {
@@ -224,7 +226,12 @@ impl AuditGuard {
                 record.vendor_request_id = Some(id.to_string());
             }
         }
-        self.log.write(&record).await
+        let stored = self.log.write(&record).await;
+        if let Err(e) = &stored {
+            let line = serde_json::to_string(&record).unwrap_or_default();
+            tracing::error!(error = %e, audit_line = %line, "audit line not written");
+        }
+        stored
     }
 }
 

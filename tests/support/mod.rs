@@ -64,6 +64,14 @@ pub fn keep_log(name: &str, text: &str) {
     std::fs::write(log_file(name, "log"), text).unwrap();
 }
 
+static TRACE_LOG: OnceLock<PathBuf> = OnceLock::new();
+
+/// The JSON log file of this test process (see [`trace_init`]).
+pub fn trace_log() -> PathBuf {
+    trace_init();
+    TRACE_LOG.get().expect("trace_init sets it").clone()
+}
+
 /// Installs a test tracing subscriber once: logs go to the test harness and,
 /// as JSON lines, to a file in [`log_dir`] for the secret scan.
 pub fn trace_init() {
@@ -84,7 +92,8 @@ pub fn trace_init() {
         ] {
             register_secret(secret);
         }
-        let file = std::fs::File::create(log_file("trace", "log")).unwrap();
+        let path = TRACE_LOG.get_or_init(|| log_file("trace", "log"));
+        let file = std::fs::File::create(path).unwrap();
         let filter = || {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "cloudgate=debug".into())
