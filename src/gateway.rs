@@ -120,6 +120,15 @@ fn metadata_text(
     }
 }
 
+/// The profile a call asks for (`None`: unreadable metadata).
+fn asked_profile(meta: &tonic::metadata::MetadataMap) -> Option<String> {
+    match metadata_text(meta, PROFILE_HEADER) {
+        Ok(Some(p)) if !p.is_empty() => Some(p),
+        Ok(_) => Some(DEFAULT_PROFILE.to_string()),
+        Err(_) => None,
+    }
+}
+
 struct CallContext {
     profile: String,
     region: String,
@@ -297,6 +306,9 @@ impl Gateway {
                 "{path} is not in the catalog"
             )));
         };
+        if let Some(reached) = request.extensions().get::<crate::audit::Reached>() {
+            reached.mark();
+        }
         let trace = TraceContext::from_metadata(request.metadata());
         let span = tracing::info_span!(
             "call",
@@ -355,6 +367,39 @@ impl Gateway {
             .map_err(tonic::Status::from)
     }
 
+    /// Whether the audit log is on.
+    pub fn audits(&self) -> bool {
+        self.audit.is_some()
+    }
+
+    /// Writes the audit line of a mutating call that tonic refused before
+    /// [`Gateway::handle`] saw it (see [`crate::audit::AuditRefusals`]).
+    pub async fn audit_refused(
+        &self,
+        op: &Operation,
+        meta: &tonic::metadata::MetadataMap,
+        peer: Option<std::net::SocketAddr>,
+        code: tonic::Code,
+        message: String,
+    ) {
+        let Some(log) = &self.audit else {
+            return;
+        };
+        let trace = TraceContext::from_metadata(meta);
+        let record = AuditRecord::refused(
+            op,
+            &trace.trace_id,
+            peer.map(|p| p.to_string()),
+            asked_profile(meta),
+            code,
+            message,
+        );
+        if let Err(e) = log.write(&record).await {
+            let line = serde_json::to_string(&record).unwrap_or_default();
+            tracing::error!(error = %e, audit_line = %line, "audit line not written");
+        }
+    }
+
     /// The audit line of a call of a mutating operation (when the log is on).
     fn audit_guard<Req>(
         &self,
@@ -367,11 +412,7 @@ impl Gateway {
         let peer = request.remote_addr().map(|a| a.to_string());
         let mut record = AuditRecord::start(op, trace_id, peer);
         // The profile asked for, even if the call is refused before it is checked.
-        record.profile = match metadata_text(request.metadata(), PROFILE_HEADER) {
-            Ok(Some(p)) if !p.is_empty() => Some(p),
-            Ok(_) => Some(DEFAULT_PROFILE.to_string()),
-            Err(_) => None,
-        };
+        record.profile = asked_profile(request.metadata());
         Some(AuditGuard::new(log.clone(), record, attempts.clone()))
     }
 

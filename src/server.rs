@@ -14,6 +14,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Response, Status};
 
+use crate::audit::AuditRefusals;
 use crate::gateway::Gateway;
 use crate::pb::aliyun::bssopenapi::v20171214 as bss;
 use crate::pb::aliyun::cloudsso::v20210515 as cloudsso;
@@ -166,21 +167,25 @@ pub async fn serve(
         .add_service(InterceptedService::new(health_service, guard.clone()))
         .add_service(InterceptedService::new(reflection_v1, guard.clone()))
         .add_service(InterceptedService::new(reflection_v1alpha, guard.clone()))
-        .add_service(
+        .add_service(AuditRefusals::new(
+            gateway.clone(),
             bss::bss_open_api_server::BssOpenApiServer::new(handler.clone())
                 .max_decoding_message_size(max_request),
-        )
-        .add_service(
+        ))
+        .add_service(AuditRefusals::new(
+            gateway.clone(),
             cloudsso::cloud_sso_server::CloudSsoServer::new(handler.clone())
                 .max_decoding_message_size(max_request),
-        )
-        .add_service(
+        ))
+        .add_service(AuditRefusals::new(
+            gateway.clone(),
             sddp::sddp_server::SddpServer::new(handler.clone())
                 .max_decoding_message_size(max_request),
-        )
-        .add_service(
+        ))
+        .add_service(AuditRefusals::new(
+            gateway.clone(),
             dlc::dlc_server::DlcServer::new(handler).max_decoding_message_size(max_request),
-        );
+        ));
     let incoming = limited_incoming(listener, limits.max_connections, limits.handshake_timeout);
     let server = router.serve_with_incoming_shutdown(incoming, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;

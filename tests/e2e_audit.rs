@@ -399,3 +399,45 @@ async fn a_killed_gateway_keeps_every_line_it_acknowledged() {
     assert_eq!(line["action"], "UpdateUserStatus");
     assert_eq!(line["code"], "OK");
 }
+
+#[tokio::test]
+async fn calls_refused_before_the_handler_are_audited_too() {
+    let (h, audit) = start("[server]\nmax_request_bytes = 1024\n").await;
+    let ops = bearer(OPS_TOKEN);
+    let oversized = cloudgate::pb::aliyun::bssopenapi::v20171214::ModifyAccountRelationRequest {
+        relation_operation: "ADD".into(),
+        child_nick: "x".repeat(4096),
+        request_id: "r".into(),
+        ..Default::default()
+    };
+    let st = h
+        .bss()
+        .modify_account_relation(with_meta(
+            oversized,
+            &[("authorization", &ops), ("x-cloud-profile", "ops")],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::OutOfRange, "{st:?}");
+    let line = added_line(&audit, 0);
+    assert_eq!(line["action"], "ModifyAccountRelation");
+    assert_eq!(line["code"], "OUT_OF_RANGE");
+    assert_eq!(line["outcome"], "rejected");
+    assert_eq!(line["attempts"], 0);
+    assert_eq!(line["profile"], "ops");
+    assert!(line["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(line["error"].as_str().unwrap().contains("1024"), "{line}");
+    // Requests the handler sees still get exactly one line, and read-only
+    // operations none even when refused early.
+    h.bss()
+        .set_reseller_user_status(with_meta(srus(), &[("authorization", &ops)]))
+        .await
+        .unwrap();
+    assert_eq!(lines(&audit).len(), 2);
+    assert!(h
+        .emulator
+        .calls()
+        .iter()
+        .all(|c| c.action != "ModifyAccountRelation"));
+    h.stop().await;
+}

@@ -11,6 +11,7 @@
 //! UNAVAILABLE before they reach the vendor.
 
 mod params;
+mod refusals;
 mod writer;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,6 +24,7 @@ use crate::config::AuditSettings;
 use crate::error::{GatewayError, Outcome};
 
 pub use params::{audit_params, is_sensitive, REDACTED};
+pub use refusals::{AuditRefusals, Reached};
 
 /// Lines queued for the writer before callers wait for room.
 const QUEUE: usize = 8192;
@@ -263,6 +265,26 @@ impl Drop for AuditGuard {
 }
 
 impl AuditRecord {
+    /// The finished line of a call refused before the gateway's handler saw
+    /// it (tonic refused it: too large, undecodable).
+    pub fn refused(
+        op: &crate::catalog::Operation,
+        trace_id: &str,
+        peer: Option<String>,
+        profile: Option<String>,
+        code: tonic::Code,
+        error: String,
+    ) -> Self {
+        Self {
+            time: now_rfc3339(),
+            profile,
+            code: code_name(code),
+            outcome: AuditOutcome::Rejected,
+            error: Some(error),
+            ..Self::start(op, trace_id, peer)
+        }
+    }
+
     /// A new line for a call of `op` (the rest is filled in as the call proceeds).
     pub fn start(op: &crate::catalog::Operation, trace_id: &str, peer: Option<String>) -> Self {
         Self {
