@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudgate::catalog::Catalog;
-use cloudgate::config::Config;
 use cloudgate::credentials::{Credential, CredentialStore};
+use cloudgate::emulator;
 use cloudgate::pb::aliyun::sddp::v20190103 as sddp;
 use cloudgate::pb::aliyun::sddp::v20190103::sddp_client::SddpClient;
-use cloudgate::{app, emulator, server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tonic::transport::Channel;
@@ -93,20 +92,8 @@ async fn main() {
     let emu = emulator::spawn("127.0.0.1:0".parse().unwrap(), emu_config, catalog.clone())
         .await
         .unwrap();
-    let mut toml = String::from("[server]\nhandshake_timeout_ms = 1000\n[endpoints]\n");
-    for k in catalog.endpoint_keys() {
-        toml.push_str(&format!("{k} = \"{}\"\n", emu.base_url()));
-    }
-    let config = Config::from_toml(&toml, "bench", &catalog).unwrap();
-    let gateway = app::build(config, catalog, creds).unwrap();
-    let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(
-        listener,
-        gateway,
-        Duration::from_secs(1),
-        std::future::pending(),
-    ));
+    let extra = "[server]\nhandshake_timeout_ms = 1000\n";
+    let addr = common::start_gateway(catalog, &emu.base_url(), creds, extra).await;
     call(addr).await.unwrap();
     let base = rss_kib();
     println!("flood (max_connections 1024, handshake_timeout 1 s; client sockets live in the same process)");

@@ -22,7 +22,6 @@ use cloudgate::pb::aliyun::sddp::v20190103 as sddp;
 use cloudgate::ratelimit::RateLimiter;
 use cloudgate::translate::WireParams;
 use cloudgate::vendors::{self, Freshness, Target};
-use cloudgate::{app, server};
 use hdrhistogram::Histogram;
 use tonic::transport::Channel;
 
@@ -46,21 +45,8 @@ async fn start_gateway(
     cred: (Credential, Credential),
     extra: &str,
 ) -> Channel {
-    let mut toml = String::from("[endpoints]\n");
-    for k in catalog.endpoint_keys() {
-        toml.push_str(&format!("{k} = \"{base}\"\n"));
-    }
-    toml.push_str(extra);
-    let config = Config::from_toml(&toml, "bench", &catalog).unwrap();
-    let gateway = app::build(config, catalog, CredentialStore::fixed(cred.0, cred.1)).unwrap();
-    let listener = server::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(
-        listener,
-        gateway,
-        Duration::from_secs(1),
-        std::future::pending(),
-    ));
+    let credentials = CredentialStore::fixed(cred.0, cred.1);
+    let addr = common::start_gateway(catalog, base, credentials, extra).await;
     Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()

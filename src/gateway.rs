@@ -199,11 +199,8 @@ impl Gateway {
         let Some(auth) = self.auth.as_ref().filter(|a| a.enforced()) else {
             return Ok(None);
         };
-        let profile = match metadata_text(request.metadata(), PROFILE_HEADER) {
-            Ok(Some(p)) if !p.is_empty() => p,
-            Ok(_) => DEFAULT_PROFILE.to_string(),
-            Err(_) => "<unreadable>".to_string(),
-        };
+        let profile =
+            asked_profile(request.metadata()).unwrap_or_else(|| "<unreadable>".to_string());
         let certs = request.peer_certs();
         auth.authorize(
             &op.path,
@@ -394,10 +391,7 @@ impl Gateway {
             code,
             message,
         );
-        if let Err(e) = log.write(&record).await {
-            let line = serde_json::to_string(&record).unwrap_or_default();
-            tracing::error!(error = %e, audit_line = %line, "audit line not written");
-        }
+        let _ = log.store(&record).await;
     }
 
     /// The audit line of a call of a mutating operation (when the log is on).

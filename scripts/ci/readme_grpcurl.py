@@ -116,6 +116,37 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def launch(binary: str, args, fail=fail):
+    """Starts BINARY ARGS --listen 127.0.0.1:<free port> in the repository and
+    waits for its "cloudgate listening on" line; returns the process, its
+    address, its log (stdout and stderr, a temporary file) and the log so far."""
+    addr = f"127.0.0.1:{free_port()}"
+    cmd = [binary, *args, "--listen", addr]
+    print(f"  started as: {' '.join(cmd)}")
+    log = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        log.seek(0)
+        text = log.read()
+        if f"cloudgate listening on {addr}" in text:
+            return proc, addr, log, text
+        if proc.poll() is not None:
+            fail(f"the gateway exited with status {proc.returncode} before listening:\n{text}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            fail(f"the gateway did not print 'cloudgate listening on {addr}' within 30 s:\n{text}")
+        time.sleep(0.05)
+
+
+def keep_for_scan(name: str, text: str) -> None:
+    """Keeps a gateway's output for the secret scan when scripts/test.sh asks (CLOUDGATE_LOG_DIR)."""
+    keep = os.environ.get("CLOUDGATE_LOG_DIR")
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        pathlib.Path(keep, name).write_text(text)
+
+
 def start_gateway(binary: str, blocks):
     run = None
     for b in blocks:
@@ -132,25 +163,8 @@ def start_gateway(binary: str, blocks):
     if "--" not in argv:
         fail(f"README.md: run command {run!r} has no `--` before the gateway's arguments")
     args = argv[argv.index("--") + 1 :]
-    port = free_port()
-    addr = f"127.0.0.1:{port}"
-    cmd = [binary, *args, "--listen", addr]
     print(f"README run command: {run}")
-    print(f"  started as: {' '.join(cmd)}")
-    log = tempfile.TemporaryFile("w+")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        log.seek(0)
-        text = log.read()
-        if f"cloudgate listening on {addr}" in text:
-            break
-        if proc.poll() is not None:
-            fail(f"the gateway exited with status {proc.returncode} before listening:\n{text}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            fail(f"the gateway did not print 'cloudgate listening on {addr}' within 30 s:\n{text}")
-        time.sleep(0.05)
+    proc, addr, log, text = launch(binary, args)
     if not re.search(r"^vendor emulator listening on http://127\.0\.0\.1:\d+$", text, re.M):
         proc.kill()
         fail(f"the gateway did not print 'vendor emulator listening on http://127.0.0.1:PORT' as README says:\n{text}")
@@ -302,11 +316,7 @@ def main() -> int:
             proc.wait()
     log.seek(0)
     text = log.read()
-    keep = os.environ.get("CLOUDGATE_LOG_DIR")
-    if keep:  # for the secret scan in scripts/test.sh
-        os.makedirs(keep, exist_ok=True)
-        with open(os.path.join(keep, "grpcurl-gateway.log"), "w") as f:
-            f.write(text)
+    keep_for_scan("grpcurl-gateway.log", text)
     if "panicked" in text:
         fail("the gateway log shows a panic")
     print(f"grpcurl: {len(examples)} README examples and {len(services)} describes passed")

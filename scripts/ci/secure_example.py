@@ -20,12 +20,10 @@ checks (the example closes them to unauthenticated callers).
 
 import json
 import os
-import pathlib
 import re
 import shlex
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import readme_grpcurl as rg  # noqa: E402
@@ -38,24 +36,6 @@ AUDIT = rg.REPO / "examples/secure/audit.jsonl"
 def fail(msg: str) -> None:
     print(f"secure example check FAILED: {msg}", file=sys.stderr)
     sys.exit(1)
-
-
-def start(binary: str, args, port: int):
-    addr = f"127.0.0.1:{port}"
-    cmd = [binary, *args, "--listen", addr]
-    print(f"  started as: {' '.join(cmd)}")
-    log = open(rg.REPO / "target" / "secure-example-gateway.log", "w+")
-    proc = subprocess.Popen(cmd, cwd=rg.REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        log.seek(0)
-        text = log.read()
-        if f"cloudgate listening on {addr}" in text:
-            return proc, log
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            fail(f"the gateway did not start:\n{text}")
-        time.sleep(0.05)
 
 
 def grpcurl(cmd: str, grpcurl_bin: str, addr: str):
@@ -118,9 +98,7 @@ def main() -> int:
                     if "--" not in argv:
                         fail(f"no `--` in {cmd}")
                     AUDIT.unlink(missing_ok=True)
-                    port = rg.free_port()
-                    addr = f"127.0.0.1:{port}"
-                    proc, log = start(binary, argv[argv.index("--") + 1 :], port)
+                    proc, addr, log, _ = rg.launch(binary, argv[argv.index("--") + 1 :], fail)
                     print(f"  ok  {cmd}")
                 elif argv[0] == "grpcurl":
                     if addr is None:
@@ -169,11 +147,8 @@ def main() -> int:
             proc.wait(timeout=15)
     log.seek(0)
     text = log.read()
-    keep = os.environ.get("CLOUDGATE_LOG_DIR")
-    if keep:  # for the secret scan in scripts/test.sh
-        os.makedirs(keep, exist_ok=True)
-        pathlib.Path(keep, "secure-example-gateway.log").write_text(text)
-        pathlib.Path(keep, "secure-example-audit.jsonl").write_text(AUDIT.read_text())
+    rg.keep_for_scan("secure-example-gateway.log", text)
+    rg.keep_for_scan("secure-example-audit.jsonl", AUDIT.read_text())
     if "panicked" in text:
         fail("the gateway log shows a panic")
     print(f"secure example: {len(calls)} calls as README shows them, audit lines checked")

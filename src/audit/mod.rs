@@ -79,6 +79,17 @@ impl AuditLog {
             .map_err(|_| "the audit writer stopped".to_string())?
     }
 
+    /// [`AuditLog::write`]; a line that cannot be stored goes to the error
+    /// log instead (its parameters are redacted like in the audit log).
+    pub async fn store(&self, record: &AuditRecord) -> Result<(), String> {
+        let stored = self.write(record).await;
+        if let Err(e) = &stored {
+            let line = serde_json::to_string(record).unwrap_or_default();
+            tracing::error!(error = %e, audit_line = %line, "audit line not written");
+        }
+        stored
+    }
+
     /// Queues a line without waiting (from `Drop`, when a call is cancelled).
     fn write_detached(&self, record: &AuditRecord) {
         let Ok(line) = serde_json::to_vec(record) else {
@@ -212,9 +223,8 @@ impl AuditGuard {
         r
     }
 
-    /// Writes the line of a finished call and waits until it is stored. If
-    /// it cannot be stored, the line goes to the error log instead (its
-    /// parameters are redacted like in the audit log) and the error is returned.
+    /// Writes the line of a finished call and waits until it is stored (see
+    /// [`AuditLog::store`]).
     pub async fn finish<T>(mut self, result: &Result<T, GatewayError>) -> Result<(), String> {
         let attempts = self.attempts.load(Ordering::Relaxed);
         let (code, outcome) = match result {
@@ -228,12 +238,7 @@ impl AuditGuard {
                 record.vendor_request_id = Some(id.to_string());
             }
         }
-        let stored = self.log.write(&record).await;
-        if let Err(e) = &stored {
-            let line = serde_json::to_string(&record).unwrap_or_default();
-            tracing::error!(error = %e, audit_line = %line, "audit line not written");
-        }
-        stored
+        self.log.store(&record).await
     }
 }
 

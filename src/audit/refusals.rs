@@ -49,31 +49,10 @@ impl<S: NamedService> NamedService for AuditRefusals<S> {
     const NAME: &'static str = S::NAME;
 }
 
-/// The gRPC status of a trailers-only reply (what tonic sends when it
-/// refuses a request itself), with its message.
-fn refusal(resp: &http::Response<Body>) -> Option<(tonic::Code, String)> {
-    let code: i32 = resp
-        .headers()
-        .get("grpc-status")?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()?;
-    let code = tonic::Code::from_i32(code);
-    if code == tonic::Code::Ok {
-        return None;
-    }
-    let message = resp
-        .headers()
-        .get("grpc-message")
-        .and_then(|m| m.to_str().ok())
-        .map(|m| {
-            percent_encoding::percent_decode_str(m)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .unwrap_or_default();
-    Some((code, message))
+/// The error status of a trailers-only reply (what tonic sends when it
+/// refuses a request itself).
+fn refusal(resp: &http::Response<Body>) -> Option<tonic::Status> {
+    tonic::Status::from_header_map(resp.headers()).filter(|s| s.code() != tonic::Code::Ok)
 }
 
 impl<S> tower::Service<http::Request<Body>> for AuditRefusals<S>
@@ -119,8 +98,11 @@ where
         Box::pin(async move {
             let resp = inner.call(req).await?;
             if !reached.reached() {
-                if let Some((code, message)) = refusal(&resp) {
-                    gateway.audit_refused(&op, &meta, peer, code, message).await;
+                if let Some(status) = refusal(&resp) {
+                    let message = status.message().to_string();
+                    gateway
+                        .audit_refused(&op, &meta, peer, status.code(), message)
+                        .await;
                 }
             }
             Ok(resp)
