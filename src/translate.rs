@@ -153,7 +153,10 @@ pub fn encode_request(
                     ));
                 }
             }
-            WireEncoding::Query | WireEncoding::Unspecified => {
+            WireEncoding::Query
+            | WireEncoding::Unspecified
+            | WireEncoding::QueryJson
+            | WireEncoding::QuerySimple => {
                 query.push((wire.clone(), scalar_text(&value).unwrap_or_default()));
             }
             WireEncoding::JsonBody => {

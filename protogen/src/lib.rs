@@ -1,0 +1,1 @@
+//! cloudgate protogen: protos from the vendors' API metadata.
