@@ -184,7 +184,7 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
     );
     for op in catalog.operations() {
         for profile in &profiles {
-            let l = r.limit_for(op.action(), op.rule.documented_qps, profile);
+            let l = r.limit_for(&op.path, op.rule.documented_qps, profile);
             let _ = writeln!(
                 w,
                 "  {:<22} {:<10} {:>7.2}/s  burst {}  ({}{})  key {}",

@@ -33,6 +33,25 @@ impl FieldViolation {
     }
 }
 
+/// Longest caller-supplied value quoted whole in an error, log or audit line
+/// (characters); longer ones are cut, so error trailers stay small whatever
+/// the caller sent.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// A caller-supplied value as errors, logs and audit lines quote it: whole
+/// when short, else its first [`MAX_QUOTED_CHARS`] characters and its length,
+/// `abc…(6000 chars)`.
+pub fn quote(value: &str) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!(
+            "{}…({} chars)",
+            &value[..cut],
+            value.chars().count()
+        )),
+    }
+}
+
 /// Whether a failed call may have taken effect at the vendor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -101,7 +120,7 @@ pub enum GatewayError {
     /// The gateway's own rate limit refused the call; nothing was sent.
     #[error("rate limit {limit_key} ({qps:.2}/s): {reason}; retry in {retry_after:?}")]
     RateLimited {
-        /// The limit, e.g. `DescribeUserStatus@profile:default`.
+        /// The limit, e.g. `Sddp.DescribeUserStatus@profile:default`.
         limit_key: String,
         /// The admitted rate of that limit.
         qps: f64,

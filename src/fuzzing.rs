@@ -449,7 +449,7 @@ pub fn request_encoding(data: &[u8]) {
     } else {
         structured_request(op, rest)
     };
-    let params = match translate::encode_request(op, &msg) {
+    let params = match translate::encode_request(catalog(), op, &msg) {
         Ok(p) => p,
         Err(violations) => {
             assert!(!violations.is_empty(), "a refusal names a violation");
@@ -505,7 +505,8 @@ pub fn request_encoding(data: &[u8]) {
     let url = url::Url::parse(&req.url).expect("the signed URL parses");
     let wire_query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     match (&params, op.vendor(), scheme) {
-        (WireParams::Query(query), Vendor::Alibaba, AlibabaSignature::Acs3) => {
+        (WireParams::Query(params), Vendor::Alibaba, AlibabaSignature::Acs3) => {
+            let query = &params.query;
             assert_eq!(
                 sorted(&wire_query),
                 sorted(query),
@@ -537,7 +538,8 @@ pub fn request_encoding(data: &[u8]) {
             let expected = acs3::signature(FUZZ_SECRET, &acs3::string_to_sign(&canonical));
             assert_eq!(auth.signature, expected, "the ACS3 signature verifies");
         }
-        (WireParams::Query(query), Vendor::Alibaba, AlibabaSignature::RpcV1) => {
+        (WireParams::Query(params), Vendor::Alibaba, AlibabaSignature::RpcV1) => {
+            let query = &params.query;
             let get = |k: &str| {
                 wire_query
                     .iter()
@@ -603,8 +605,8 @@ pub fn request_encoding(data: &[u8]) {
 fn check_params(op: &Operation, msg: &DynamicMessage, params: &WireParams) {
     let mut sent: BTreeSet<&str> = BTreeSet::new();
     match params {
-        WireParams::Query(query) => {
-            for (name, _) in query {
+        WireParams::Query(params) => {
+            for (name, _) in params.query.iter().chain(&params.form) {
                 let field = op.fields.iter().find(|f| match f.rule.encoding() {
                     WireEncoding::QueryFlatList => name
                         .strip_prefix(f.rule.name.as_str())

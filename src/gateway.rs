@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use prost_reflect::DynamicMessage;
 use tokio::time::Instant;
 use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
@@ -121,7 +122,7 @@ fn metadata_text(
 }
 
 /// The profile a call asks for (`None`: unreadable metadata).
-fn asked_profile(meta: &tonic::metadata::MetadataMap) -> Option<String> {
+pub(crate) fn asked_profile(meta: &tonic::metadata::MetadataMap) -> Option<String> {
     match metadata_text(meta, PROFILE_HEADER) {
         Ok(Some(p)) if !p.is_empty() => Some(p),
         Ok(_) => Some(DEFAULT_PROFILE.to_string()),
@@ -288,21 +289,13 @@ impl Gateway {
         Ok(Target::new(base, region.to_string()))
     }
 
-    /// Handles one call of any operation.
-    pub async fn handle<Req, Resp>(
+    /// Handles one call of any operation: the request decoded with the
+    /// operation's input type, the reply encoded from its output type.
+    pub async fn handle(
         &self,
-        path: &str,
-        request: tonic::Request<Req>,
-    ) -> Result<tonic::Response<Resp>, tonic::Status>
-    where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
-    {
-        let Some(op) = self.catalog.operation(path).cloned() else {
-            return Err(tonic::Status::unimplemented(format!(
-                "{path} is not in the catalog"
-            )));
-        };
+        op: Arc<Operation>,
+        request: tonic::Request<DynamicMessage>,
+    ) -> Result<tonic::Response<DynamicMessage>, tonic::Status> {
         if let Some(reached) = request.extensions().get::<crate::audit::Reached>() {
             reached.mark();
         }
@@ -321,30 +314,53 @@ impl Gateway {
             outcome = field::Empty,
         );
         let started = std::time::Instant::now();
-        let method_label = op.path.clone();
-        let in_flight = metrics::gauge!(m::CALLS_IN_FLIGHT, "method" => method_label.clone());
-        in_flight.increment(1.0);
+        let metrics = m::MethodMetrics::of(&op.path);
+        metrics.in_flight.increment(1.0);
         let _in_flight = self.in_flight.enter();
         let attempts = Arc::new(AtomicU32::new(0));
-        let mut audit = self.audit_guard(&op, &request, &trace.trace_id, &attempts);
+        let mut call = CallState {
+            facts: CallFacts::default(),
+            audit: self.audit_guard(&op, &request, &trace.trace_id, &attempts),
+        };
         let result = self
-            .run::<Req, Resp>(&op, request, &span, &attempts, &mut audit)
+            .run(&op, request, &attempts, &mut call.facts)
             .instrument(span.clone())
             .await;
-        if let Some(guard) = audit {
+
+        // Everything the call learnt is recorded here, once.
+        let facts = &call.facts;
+        if let Some(c) = &facts.caller {
+            span.record("caller", c.as_str());
+        }
+        if let Some(p) = &facts.profile {
+            span.record("profile", p.as_str());
+        }
+        if let Some(r) = &facts.region {
+            span.record("region", r.as_str());
+        }
+        let request_id = match &result {
+            Ok(_) => facts.request_id.as_deref(),
+            Err(e) => e.vendor_request_id(),
+        };
+        if let Some(id) = request_id {
+            span.record("request_id", id);
+        }
+        let sent = attempts.load(Ordering::Relaxed);
+        if sent > 0 {
+            span.record("attempts", sent);
+        }
+        if let Some(guard) = call.take_audit() {
             // Stored before the caller hears back (or, failing that, logged
             // by `finish`: the caller still gets the real result, the vendor
             // has acted).
             let _ = guard.finish(&result).instrument(span.clone()).await;
         }
-        in_flight.decrement(1.0);
+        metrics.in_flight.decrement(1.0);
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),
         };
-        metrics::counter!(m::CALLS, "method" => method_label.clone(), "code" => format!("{code:?}")).increment(1);
-        metrics::histogram!(m::CALL_DURATION, "method" => method_label)
-            .record(started.elapsed().as_secs_f64());
+        metrics.finished(code, started.elapsed());
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         match &result {
             Ok(_) => {
@@ -352,10 +368,7 @@ impl Gateway {
                 span.in_scope(|| tracing::info!(elapsed_ms, "call ok"));
             }
             Err(e) => {
-                if let GatewayError::Vendor(f) = e {
-                    span.record("request_id", f.detail.request_id.as_str());
-                }
-                span.record("outcome", format!("{code:?}"));
+                span.record("outcome", crate::audit::code_name(code));
                 span.in_scope(|| tracing::warn!(elapsed_ms, error = %e, "call failed"));
             }
         }
@@ -369,29 +382,9 @@ impl Gateway {
         self.audit.is_some()
     }
 
-    /// Writes the audit line of a mutating call that tonic refused before
-    /// [`Gateway::handle`] saw it (see [`crate::audit::AuditRefusals`]).
-    pub async fn audit_refused(
-        &self,
-        op: &Operation,
-        meta: &tonic::metadata::MetadataMap,
-        peer: Option<std::net::SocketAddr>,
-        code: tonic::Code,
-        message: String,
-    ) {
-        let Some(log) = &self.audit else {
-            return;
-        };
-        let trace = TraceContext::from_metadata(meta);
-        let record = AuditRecord::refused(
-            op,
-            &trace.trace_id,
-            peer.map(|p| p.to_string()),
-            asked_profile(meta),
-            code,
-            message,
-        );
-        let _ = log.store(&record).await;
+    /// The audit log, when it is on.
+    pub fn audit_log(&self) -> Option<&Arc<AuditLog>> {
+        self.audit.as_ref()
     }
 
     /// The audit line of a call of a mutating operation (when the log is on).
@@ -410,56 +403,46 @@ impl Gateway {
         Some(AuditGuard::new(log.clone(), record, attempts.clone()))
     }
 
-    async fn run<Req, Resp>(
+    async fn run(
         &self,
         op: &Arc<Operation>,
-        request: tonic::Request<Req>,
-        span: &tracing::Span,
+        request: tonic::Request<DynamicMessage>,
         attempts: &Arc<AtomicU32>,
-        audit: &mut Option<AuditGuard>,
-    ) -> Result<Resp, GatewayError>
-    where
-        Req: prost::Message,
-        Resp: prost::Message + Default,
-    {
-        let dynamic =
-            translate::to_dynamic(op, request.get_ref()).map_err(GatewayError::Internal)?;
-        if let Some(a) = audit.as_mut() {
+        facts: &mut CallFacts,
+    ) -> Result<DynamicMessage, GatewayError> {
+        if self.audit.is_some() && op.rule.mutating {
             // What was asked, even if the caller may not ask it.
-            a.record().params = Some(audit_params(op, &dynamic));
+            facts.params = Some(audit_params(&self.catalog, op, request.get_ref()));
         }
-        let caller = match self.authorize(op, &request) {
+        facts.caller = match self.authorize(op, &request) {
             Ok(c) => c,
             Err(e) => {
                 if let GatewayError::PermissionDenied { caller, .. } = &e {
-                    span.record("caller", caller.as_str());
-                    if let Some(a) = audit.as_mut() {
-                        a.record().caller = Some(caller.clone());
-                    }
+                    facts.caller = Some(caller.clone());
                 }
                 return Err(e);
             }
         };
-        if let Some(c) = &caller {
-            span.record("caller", c.as_str());
-        }
-        if let Some(a) = audit.as_mut() {
-            a.record().caller = caller.clone();
-        }
         let ctx = self.context(op, request.metadata())?;
-        span.record("profile", ctx.profile.as_str());
-        span.record("region", ctx.region.as_str());
-        if let Some(a) = audit.as_mut() {
-            a.record().profile = Some(ctx.profile.clone());
-            a.record().region = Some(ctx.region.clone());
+        facts.profile = Some(ctx.profile.clone());
+        facts.region = Some(ctx.region.clone());
+        let mut message = request.into_inner();
+        if let Some(token) = op.idempotency_token() {
+            // The same token on every retry of this call: the vendor
+            // de-duplicates, so an ambiguous failure can be retried.
+            if !message.has_field(&token.field) {
+                message.set_field(&token.field, prost_reflect::Value::String(uuid::Uuid::new_v4().to_string()));
+            }
         }
-        let params =
-            translate::encode_request(op, &dynamic).map_err(GatewayError::InvalidRequest)?;
+        let params = translate::encode_request(&self.catalog, op, &message)
+            .map_err(GatewayError::InvalidRequest)?;
         if !self.credentials.has_profile(&ctx.profile) {
             return Err(GatewayError::UnknownProfile(ctx.profile));
         }
-        if let Some(why) = audit.as_ref().and_then(|_| self.audit.as_ref()?.failing()) {
-            return Err(GatewayError::AuditUnavailable(why));
+        if op.rule.mutating {
+            if let Some(why) = self.audit.as_ref().and_then(|a| a.failing()) {
+                return Err(GatewayError::AuditUnavailable(why));
+            }
         }
         let credential = self.credentials.get(&ctx.profile, op.vendor()).await?;
         let target = self.target(op, &ctx.region)?;
@@ -468,11 +451,12 @@ impl Gateway {
             params: Arc::new(params),
             credential,
             profile: ctx.profile.into(),
-            caller: caller.map(Into::into),
+            caller: facts.caller.clone().map(Into::into),
             target: Arc::new(target),
             deadline: ctx.deadline,
             attempts: attempts.clone(),
         };
+        let host = call.target.host.clone();
         let fut = self.stack.clone().oneshot(call);
         let reply = match ctx.deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline, fut).await {
@@ -489,25 +473,63 @@ impl Gateway {
             },
             None => fut.await,
         };
-        span.record("attempts", attempts.load(Ordering::Relaxed));
         let reply = reply?;
-        span.record("request_id", reply.request_id.as_str());
-        if let Some(a) = audit.as_mut() {
-            a.record().vendor_request_id =
-                Some(reply.request_id.clone()).filter(|id| !id.is_empty());
-        }
-        let decoded = translate::decode_response(&self.catalog, &op.output, &reply.payload)
-            .and_then(|m| translate::from_dynamic::<Resp>(&m))
-            .map_err(|reason| GatewayError::BadVendorResponse {
-                host: String::new(),
+        facts.request_id = Some(reply.request_id.clone()).filter(|id| !id.is_empty());
+        translate::decode_response(&self.catalog, &op.output, &reply.payload).map_err(|reason| {
+            GatewayError::BadVendorResponse {
+                host,
                 http_status: reply.http_status,
                 request_id: reply.request_id.clone(),
-                reason: format!(
-                    "the vendor reported success but its reply does not decode: {reason}"
-                ),
+                reason: format!("the vendor reported success but its reply does not decode: {reason}"),
                 outcome: None,
-            })?;
-        Ok(decoded)
+            }
+        })
+    }
+}
+
+/// What a call learnt on its way, recorded once when it ends (span, audit).
+#[derive(Debug, Default)]
+struct CallFacts {
+    caller: Option<String>,
+    profile: Option<String>,
+    region: Option<String>,
+    request_id: Option<String>,
+    params: Option<serde_json::Value>,
+}
+
+/// The facts and the audit line of a call in progress; if the call is
+/// dropped (the caller went away), the line is written with what was known.
+struct CallState {
+    facts: CallFacts,
+    audit: Option<AuditGuard>,
+}
+
+impl CallState {
+    fn apply(&mut self) {
+        if let Some(guard) = self.audit.as_mut() {
+            let r = guard.record();
+            let f = &self.facts;
+            if f.caller.is_some() {
+                r.caller = f.caller.clone();
+            }
+            if f.profile.is_some() {
+                r.profile = f.profile.clone();
+            }
+            r.region = f.region.clone();
+            r.params = f.params.clone();
+            r.vendor_request_id = f.request_id.clone();
+        }
+    }
+
+    fn take_audit(&mut self) -> Option<AuditGuard> {
+        self.apply();
+        self.audit.take()
+    }
+}
+
+impl Drop for CallState {
+    fn drop(&mut self) {
+        self.apply();
     }
 }
 

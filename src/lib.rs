@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod check_config;
+pub mod codec;
 pub mod config;
 pub mod credentials;
 pub mod emulator;

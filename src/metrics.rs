@@ -121,3 +121,51 @@ fn describe() {
         "1 while Redis answers rate-limit admissions, 0 during an outage"
     );
 }
+
+/// The per-method call metrics, registered once per method (no label
+/// formatting on the call path).
+pub struct MethodMetrics {
+    /// Calls in progress.
+    pub in_flight: metrics::Gauge,
+    duration: metrics::Histogram,
+    by_code: [std::sync::OnceLock<metrics::Counter>; 17],
+    method: String,
+}
+
+impl MethodMetrics {
+    /// The handles of `method` (a gRPC path).
+    pub fn of(method: &str) -> std::sync::Arc<MethodMetrics> {
+        use std::collections::HashMap;
+        use std::sync::{Arc, OnceLock, RwLock};
+        static CACHE: OnceLock<RwLock<HashMap<String, Arc<MethodMetrics>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(m) = cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(method)
+        {
+            return m.clone();
+        }
+        let mut w = cache.write().unwrap_or_else(|e| e.into_inner());
+        w.entry(method.to_string())
+            .or_insert_with(|| {
+                Arc::new(MethodMetrics {
+                    in_flight: metrics::gauge!(CALLS_IN_FLIGHT, "method" => method.to_string()),
+                    duration: metrics::histogram!(CALL_DURATION, "method" => method.to_string()),
+                    by_code: Default::default(),
+                    method: method.to_string(),
+                })
+            })
+            .clone()
+    }
+
+    /// Counts a finished call.
+    pub fn finished(&self, code: tonic::Code, elapsed: std::time::Duration) {
+        let slot = &self.by_code[(code as usize).min(16)];
+        slot.get_or_init(|| {
+            metrics::counter!(CALLS, "method" => self.method.clone(), "code" => format!("{code:?}"))
+        })
+        .increment(1);
+        self.duration.record(elapsed.as_secs_f64());
+    }
+}

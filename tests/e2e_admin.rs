@@ -65,8 +65,8 @@ async fn metrics_cover_calls_vendor_attempts_retries_and_the_limiter() {
         r#"cloudgate_vendor_errors_total{action="DescribeUserStatus",code="ServiceUnavailable"} 1"#,
     );
     has(r#"cloudgate_retries_total{action="DescribeUserStatus"} 1"#);
-    has(r#"cloudgate_ratelimit_rejected_total{limit="DescribeUserStatus@profile:default"} 1"#);
-    has(r#"cloudgate_ratelimit_admitted_total{limit="DescribeUserStatus@profile:default"} 2"#);
+    has(r#"cloudgate_ratelimit_rejected_total{limit="Sddp.DescribeUserStatus@profile:default"} 1"#);
+    has(r#"cloudgate_ratelimit_admitted_total{limit="Sddp.DescribeUserStatus@profile:default"} 2"#);
     has("cloudgate_vendor_request_duration_seconds_bucket{action=\"DescribeUserStatus\",le=\"0.005\"}");
     has("cloudgate_call_duration_seconds_count");
     has("cloudgate_ratelimit_wait_seconds");

@@ -18,8 +18,8 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 const DESCRIBE: &str = "DescribeUserStatus";
-const SHARED_KEY: &str = "DescribeUserStatus@profile:default";
-const NOISY_KEY: &str = "DescribeUserStatus@profile:default#noisy";
+const SHARED_KEY: &str = "Sddp.DescribeUserStatus@profile:default";
+const NOISY_KEY: &str = "Sddp.DescribeUserStatus@profile:default#noisy";
 const NOISY_TOKEN: &str = "noisy-token-0123456789abcdef";
 const QUIET_TOKEN: &str = "quiet-token-0123456789abcdef";
 /// The noisy caller's own rate when capped (the shared, documented one is 10/s).

@@ -145,7 +145,7 @@ async fn a_call_that_cannot_get_a_turn_is_refused_at_once_with_retry_info() {
     let quota = d.quota_failure().unwrap();
     assert_eq!(
         quota.violations[0].subject,
-        "DescribeUserStatus@profile:default"
+        "Sddp.DescribeUserStatus@profile:default"
     );
     assert_eq!(d.error_info().unwrap().reason, "RATE_LIMITED");
     assert_eq!(
@@ -279,7 +279,7 @@ async fn vendor_throttling_slows_the_key_down() {
     let stats = h.gateway.limiter().stats();
     let k = stats
         .iter()
-        .find(|k| k.key == "DescribeUserStatus@profile:default")
+        .find(|k| k.key == "Sddp.DescribeUserStatus@profile:default")
         .unwrap();
     assert_eq!(k.vendor_throttled, 1);
     h.stop().await;
@@ -319,7 +319,7 @@ async fn profiles_of_one_account_share_its_limit() {
     assert_eq!(st.code(), Code::ResourceExhausted);
     assert_eq!(
         st.get_error_details().quota_failure().unwrap().violations[0].subject,
-        "DescribeUserStatus@account:1234"
+        "Sddp.DescribeUserStatus@account:1234"
     );
     // Another account has its own budget.
     h.sddp()

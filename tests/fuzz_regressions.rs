@@ -92,7 +92,7 @@ fn seeds_reach_the_success_paths() {
             continue;
         }
         let msg = DynamicMessage::decode(op.input.clone(), &data[2..]).unwrap();
-        if cloudgate::translate::encode_request(op, &msg).is_ok() {
+        if cloudgate::translate::encode_request(fuzzing::catalog(), op, &msg).is_ok() {
             requests.insert(op.path.clone());
         }
     }

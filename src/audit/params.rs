@@ -5,7 +5,7 @@
 use prost_reflect::{DynamicMessage, ReflectMessage, Value};
 use serde_json::{Map, Value as Json};
 
-use crate::catalog::{Operation, RequestField};
+use crate::catalog::{Catalog, Operation, RequestField};
 
 /// What a redacted value is written as.
 pub const REDACTED: &str = "<redacted>";
@@ -45,7 +45,7 @@ fn text(s: &str) -> Json {
     }
 }
 
-fn json(value: &Value) -> Json {
+fn json(catalog: &Catalog, value: &Value) -> Json {
     match value {
         Value::Bool(b) => Json::Bool(*b),
         Value::I32(n) => (*n).into(),
@@ -57,33 +57,57 @@ fn json(value: &Value) -> Json {
         Value::String(s) => text(s),
         Value::Bytes(b) => Json::String(format!("<{} bytes>", b.len())),
         Value::EnumNumber(n) => (*n).into(),
-        Value::List(items) => Json::Array(items.iter().map(json).collect()),
-        Value::Message(m) => Json::String(format!("<{}>", m.descriptor().full_name())),
-        Value::Map(m) => Json::String(format!("<map of {}>", m.len())),
+        Value::List(items) => Json::Array(items.iter().map(|i| json(catalog, i)).collect()),
+        Value::Message(m) => match catalog.spec(&m.descriptor()) {
+            Some(spec) => fields(catalog, &spec.fields, m),
+            None => Json::String(format!("<{}>", m.descriptor().full_name())),
+        },
+        Value::Map(m) => {
+            let mut entries: Vec<(String, Json)> = m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        crate::translate::validate::map_key_text(k),
+                        json(catalog, v),
+                    )
+                })
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(entries.into_iter().collect())
+        }
     }
 }
 
-/// The parameters the caller set, redacted.
-pub fn audit_params(op: &Operation, request: &DynamicMessage) -> Json {
+fn fields(catalog: &Catalog, specs: &[RequestField], msg: &DynamicMessage) -> Json {
     let mut out = Map::new();
-    for f in &op.fields {
-        if !request.has_field(&f.field) {
+    for f in specs {
+        let value = msg.get_field(&f.field);
+        let set = match value.as_ref() {
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            _ => msg.has_field(&f.field),
+        };
+        if !set {
             continue;
         }
         let value = if is_sensitive(f) {
             Json::String(REDACTED.into())
         } else {
-            json(&request.get_field(&f.field))
+            json(catalog, &value)
         };
         out.insert(f.proto_name().to_string(), value);
     }
     Json::Object(out)
 }
 
+/// The parameters the caller set, at every depth, redacted.
+pub fn audit_params(catalog: &Catalog, op: &Operation, request: &DynamicMessage) -> Json {
+    fields(catalog, &op.fields, request)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
 
     fn op(catalog: &Catalog, path: &str) -> Operation {
         catalog.operation(path).unwrap().as_ref().clone()
@@ -115,7 +139,7 @@ mod tests {
                 ),
             ],
         );
-        let p = audit_params(&op, &m);
+        let p = audit_params(&catalog, &op, &m);
         assert_eq!(
             p,
             serde_json::json!({
@@ -153,7 +177,7 @@ mod tests {
                 ("new_status", Value::String("Disabled".into())),
             ],
         );
-        let p = audit_params(&op, &m).to_string();
+        let p = audit_params(&catalog, &op, &m).to_string();
         assert!(!p.contains("u-00q8"), "{p}");
         assert!(!p.contains("d-00fc"), "{p}");
         assert!(p.contains("\"new_status\":\"Disabled\""), "{p}");

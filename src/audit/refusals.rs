@@ -1,7 +1,8 @@
 //! Audit lines for calls of mutating operations that tonic refuses before
 //! the gateway's handler runs (a request over `max_request_bytes`, a body
-//! that does not decode): a tower wrapper around each vendor service marks
-//! the requests the handler saw and audits the others that failed.
+//! that does not decode): a tower wrapper around the vendor routes marks the
+//! requests the handler saw and audits the others that failed. It needs the
+//! catalog and the audit log, nothing else of the gateway.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,10 +12,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tonic::body::Body;
-use tonic::server::NamedService;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-use crate::gateway::Gateway;
+use crate::catalog::Catalog;
+use crate::trace_context::TraceContext;
+
+use super::{AuditLog, AuditRecord};
 
 /// Put in a request's extensions; the handler sets it when the call reaches it.
 #[derive(Clone, Default)]
@@ -31,22 +34,41 @@ impl Reached {
     }
 }
 
-/// Wraps a generated vendor service (see the module doc).
+/// Wraps the vendor routes (see the module doc).
 #[derive(Clone)]
 pub struct AuditRefusals<S> {
     inner: S,
-    gateway: Arc<Gateway>,
+    catalog: Arc<Catalog>,
+    log: Option<Arc<AuditLog>>,
 }
 
 impl<S> AuditRefusals<S> {
-    /// Wraps `inner`.
-    pub fn new(gateway: Arc<Gateway>, inner: S) -> Self {
-        Self { inner, gateway }
+    /// Wraps `inner`; without an audit log it only passes calls through.
+    pub fn new(catalog: Arc<Catalog>, log: Option<Arc<AuditLog>>, inner: S) -> Self {
+        Self { inner, catalog, log }
     }
 }
 
-impl<S: NamedService> NamedService for AuditRefusals<S> {
-    const NAME: &'static str = S::NAME;
+/// Writes the line of a mutating call refused before the handler saw it.
+async fn audit_refused(
+    log: &AuditLog,
+    op: &crate::catalog::Operation,
+    meta: &tonic::metadata::MetadataMap,
+    peer: Option<std::net::SocketAddr>,
+    code: tonic::Code,
+    message: String,
+) {
+    let trace = TraceContext::from_metadata(meta);
+    let profile = crate::gateway::asked_profile(meta);
+    let record = AuditRecord::refused(
+        op,
+        &trace.trace_id,
+        peer.map(|p| p.to_string()),
+        profile,
+        code,
+        message,
+    );
+    let _ = log.store(&record).await;
 }
 
 /// The error status of a trailers-only reply (what tonic sends when it
@@ -74,11 +96,13 @@ where
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let Some(log) = self.log.clone() else {
+            return Box::pin(inner.call(req));
+        };
         let op = self
-            .gateway
-            .catalog()
+            .catalog
             .operation(req.uri().path())
-            .filter(|op| op.rule.mutating && self.gateway.audits())
+            .filter(|op| op.rule.mutating)
             .cloned();
         let Some(op) = op else {
             return Box::pin(inner.call(req));
@@ -94,15 +118,12 @@ where
             })
             .and_then(TcpConnectInfo::remote_addr);
         let meta = tonic::metadata::MetadataMap::from_headers(req.headers().clone());
-        let gateway = self.gateway.clone();
         Box::pin(async move {
             let resp = inner.call(req).await?;
             if !reached.reached() {
                 if let Some(status) = refusal(&resp) {
                     let message = status.message().to_string();
-                    gateway
-                        .audit_refused(&op, &meta, peer, status.code(), message)
-                        .await;
+                    audit_refused(&log, &op, &meta, peer, status.code(), message).await;
                 }
             }
             Ok(resp)

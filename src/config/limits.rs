@@ -34,7 +34,8 @@ pub struct RateLimitSection {
     pub replicas: Option<u32>,
     /// Bound of one Redis admission round trip, ms (default 50).
     pub redis_timeout_ms: Option<u64>,
-    /// Per operation (keyed by vendor action name).
+    /// Per operation: `Product.Action`, the gRPC path, or a bare action name
+    /// while only one loaded operation has it.
     #[serde(default)]
     pub operations: BTreeMap<String, LimitOverride>,
     /// Per profile, then per operation.
@@ -113,12 +114,11 @@ pub struct EffectiveLimit {
 }
 
 impl RateLimitSettings {
-    /// The limit for an operation (by action and documented rate) and profile.
-    pub fn limit_for(&self, action: &str, documented_qps: f64, profile: &str) -> EffectiveLimit {
+    /// The limit for an operation (by gRPC path and documented rate) and profile.
+    pub fn limit_for(&self, path: &str, documented_qps: f64, profile: &str) -> EffectiveLimit {
         let overrides = [
-            self.operations.get(action),
-            self.profiles
-                .get(&(profile.to_string(), action.to_string())),
+            self.operations.get(path),
+            self.profiles.get(&(profile.to_string(), path.to_string())),
         ];
         let configured = overrides
             .iter()
@@ -182,23 +182,15 @@ pub(super) fn check_qps(key: &str, q: f64) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Checks an override of the operation `name` names (`Product.Action`, the
+/// gRPC path, or a bare action while it is unambiguous); returns its path.
 fn check_override(
     key: &str,
     o: &LimitOverride,
-    action: &str,
+    name: &str,
     catalog: &Catalog,
-) -> Result<(), ConfigError> {
-    let op = catalog
-        .operations()
-        .iter()
-        .find(|op| op.action() == action)
-        .ok_or_else(|| {
-            let known: Vec<&str> = catalog.operations().iter().map(|o| o.action()).collect();
-            invalid(
-                key,
-                format!("unknown operation (known: {})", known.join(", ")),
-            )
-        })?;
+) -> Result<String, ConfigError> {
+    let op = catalog.resolve(name).map_err(|reason| invalid(key, reason))?;
     if let Some(q) = o.qps {
         check_qps(&format!("{key}.qps"), q)?;
         let documented = op.rule.documented_qps;
@@ -212,7 +204,7 @@ fn check_override(
     if o.burst == Some(0) {
         return Err(invalid(format!("{key}.burst"), "must be at least 1"));
     }
-    Ok(())
+    Ok(op.path.clone())
 }
 
 /// Validates `[ratelimit]`.
@@ -244,25 +236,23 @@ pub fn rate_limits(
         redis::Client::open(url.as_str()).map_err(|e| invalid("ratelimit.redis", e.to_string()))?;
     }
     let mut operations = HashMap::new();
-    for (action, o) in &s.operations {
-        check_override(
-            &format!("ratelimit.operations.{action}"),
-            o,
-            action,
-            catalog,
-        )?;
-        operations.insert(action.clone(), *o);
+    for (name, o) in &s.operations {
+        let path = check_override(&format!("ratelimit.operations.{name}"), o, name, catalog)?;
+        if operations.insert(path.clone(), *o).is_some() {
+            return Err(invalid(
+                format!("ratelimit.operations.{name}"),
+                format!("{path} is limited twice under different names"),
+            ));
+        }
     }
     let mut profiles = HashMap::new();
     for (profile, ops) in &s.profiles {
-        for (action, o) in ops {
-            check_override(
-                &format!("ratelimit.profiles.{profile}.{action}"),
-                o,
-                action,
-                catalog,
-            )?;
-            profiles.insert((profile.clone(), action.clone()), *o);
+        for (name, o) in ops {
+            let key = format!("ratelimit.profiles.{profile}.{name}");
+            let path = check_override(&key, o, name, catalog)?;
+            if profiles.insert((profile.clone(), path.clone()), *o).is_some() {
+                return Err(invalid(key, format!("{path} is limited twice under different names")));
+            }
         }
     }
     let max_waiting = s.max_waiting.unwrap_or(1024);
@@ -335,23 +325,23 @@ mod tests {
         )
         .unwrap();
         let r = &c.ratelimit;
-        let l = r.limit_for("DescribeUserStatus", 10.0, "default");
+        let l = r.limit_for("/aliyun.sddp.v20190103.Sddp/DescribeUserStatus", 10.0, "default");
         assert_eq!(
             (l.qps, l.burst, l.shadow, l.source),
             (10.0, 1, false, "documented")
         );
-        let l = r.limit_for("DescribeUserStatus", 10.0, "ops");
+        let l = r.limit_for("/aliyun.sddp.v20190103.Sddp/DescribeUserStatus", 10.0, "ops");
         assert_eq!((l.qps, l.shadow, l.source), (4.0, true, "config"));
         assert_eq!(
-            r.limit_for("UpdateUserStatus", 0.0, "default").qps,
+            r.limit_for("/aliyun.cloudsso.v20210515.CloudSSO/UpdateUserStatus", 0.0, "default").qps,
             DEFAULT_UNDOCUMENTED_QPS
         );
         assert_eq!(
-            r.limit_for("SetResellerUserStatus", 0.0, "default").qps,
+            r.limit_for("/aliyun.bssopenapi.v20171214.BssOpenApi/SetResellerUserStatus", 0.0, "default").qps,
             2.0
         );
         let c = parse("").unwrap();
-        let l = c.ratelimit.limit_for("ModifyUserType", 20.0, "default");
+        let l = c.ratelimit.limit_for("/tencentcloud.dlc.v20210125.Dlc/ModifyUserType", 20.0, "default");
         assert!((l.qps - 19.8).abs() < 1e-9, "default 1% margin: {}", l.qps);
     }
 

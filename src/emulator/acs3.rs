@@ -27,7 +27,9 @@ pub(crate) fn authenticate(
     if req.is_form() {
         let body = std::str::from_utf8(&req.body)
             .map_err(|_| malformed("form body", "it is not UTF-8".into()))?;
-        params.extend(query::parse(body).map_err(|e| malformed("form body", e.to_string()))?);
+        let form = query::parse(body).map_err(|e| malformed("form body", e.to_string()))?;
+        env.form_params = form.iter().map(|(k, _)| k.clone()).collect();
+        params.extend(form);
     }
     env.action = clip(req.header("x-acs-action").unwrap_or_default());
     env.version = clip_opt(req.header("x-acs-version"));

@@ -260,13 +260,10 @@ pub(crate) fn error_response(err: &VendorError, host: &str, op: Option<&Operatio
     json_response(err.status, &body)
 }
 
-/// The success response: the documented sample body with a fresh `RequestId`.
-pub(crate) fn success_response(op: &Operation) -> Response {
-    let mut body: Value =
-        serde_json::from_str(&op.rule.sample_response).unwrap_or_else(|_| json!({}));
-    if !body.is_object() {
-        body = json!({});
-    }
+/// The success response: the documented sample body (or one synthesized
+/// from the output message) with a fresh `RequestId`.
+pub(crate) fn success_response(catalog: &Catalog, op: &Operation) -> Response {
+    let mut body = super::sample::reply_body(catalog, op, false);
     body["RequestId"] = Value::String(request_id());
     json_response(200, &body)
 }

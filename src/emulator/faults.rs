@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 /// JSON: `{"action":"DescribeUserStatus","kind":{"type":"error","code":"Throttling.User"},"times":2}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
-    /// The vendor action it applies to; `"*"` matches every action.
+    /// The operation it applies to: `Action`, `Product.Action` (when several
+    /// products have the action) or `"*"` for every operation.
     pub action: String,
     /// What happens.
     pub kind: FaultKind,
@@ -99,12 +100,13 @@ impl FaultStore {
         self.lock().clone()
     }
 
-    /// The fault for this call of `action`, if any, counting it against its `times`.
-    pub(crate) fn take(&self, action: &str) -> Option<FaultKind> {
+    /// The fault for this call of `product`'s `action`, if any, counting it
+    /// against its `times`.
+    pub(crate) fn take(&self, product: &str, action: &str) -> Option<FaultKind> {
         let mut faults = self.lock();
         let i = faults
             .iter()
-            .position(|f| f.action == action || f.action == "*")?;
+            .position(|f| super::record::matches_operation(&f.action, product, action))?;
         let kind = faults[i].kind.clone();
         match faults[i].times {
             0 => {}
@@ -134,12 +136,12 @@ mod tests {
         let s = FaultStore::default();
         s.inject(Fault::once("A", err("X")).times(2));
         s.inject(Fault::once("A", FaultKind::Drop));
-        assert_eq!(s.take("B"), None);
-        assert_eq!(s.take("A"), Some(err("X")));
+        assert_eq!(s.take("", "B"), None);
+        assert_eq!(s.take("", "A"), Some(err("X")));
         assert_eq!(s.list()[0].times, 1);
-        assert_eq!(s.take("A"), Some(err("X")));
-        assert_eq!(s.take("A"), Some(FaultKind::Drop));
-        assert_eq!(s.take("A"), None);
+        assert_eq!(s.take("", "A"), Some(err("X")));
+        assert_eq!(s.take("", "A"), Some(FaultKind::Drop));
+        assert_eq!(s.take("", "A"), None);
         assert!(s.list().is_empty());
     }
 
@@ -148,10 +150,10 @@ mod tests {
         let s = FaultStore::default();
         s.inject(Fault::once("*", FaultKind::Delay { ms: 5 }).times(0));
         for _ in 0..100 {
-            assert_eq!(s.take("Anything"), Some(FaultKind::Delay { ms: 5 }));
+            assert_eq!(s.take("", "Anything"), Some(FaultKind::Delay { ms: 5 }));
         }
         s.clear();
-        assert_eq!(s.take("Anything"), None);
+        assert_eq!(s.take("", "Anything"), None);
     }
 
     #[test]

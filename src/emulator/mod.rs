@@ -117,6 +117,7 @@ mod rejection;
 mod request;
 mod routes;
 mod rpc_v1;
+mod sample;
 mod server;
 mod state;
 mod sts;

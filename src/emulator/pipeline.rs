@@ -7,7 +7,8 @@
 //! 5. the documented QPS per access key (faulted calls never reach it; a delayed call
 //!    does, after its delay);
 //! 6. parameter validation against the catalog;
-//! 7. the documented sample body with a fresh request id.
+//! 7. the documented sample body with a fresh request id, or (for operations
+//!    without one) a reply synthesized from the output message.
 //!
 //! Every detected call is recorded with its outcome, whatever step ended it.
 
@@ -50,12 +51,16 @@ pub(crate) async fn handle(emu: &Emulator, req: RawRequest, conn: Option<ConnCon
     let result = run(emu, &req, &mut env, &clock).await;
 
     let vendor = scheme.vendor();
-    let op = emu.catalog.by_action(vendor, &env.action).cloned();
+    let op = env.op.clone().or_else(|| {
+        // Rejected before routing (signature, ...): the error codes of the
+        // action's first operation, for documented operation-specific codes.
+        emu.catalog.by_action(vendor, &env.action).cloned()
+    });
     let (response, http_status, outcome, category) = match result {
         Ok(Handled::Success(op)) => {
             let resp = match vendor {
-                Vendor::Tencent => tencent::success_response(&op),
-                _ => alibaba::success_response(&op),
+                Vendor::Tencent => tencent::success_response(&emu.catalog, &op),
+                _ => alibaba::success_response(&emu.catalog, &op),
             };
             (Some(resp), 200, "ok".to_string(), Category::Ok)
         }
@@ -106,6 +111,11 @@ pub(crate) async fn handle(emu: &Emulator, req: RawRequest, conn: Option<ConnCon
         vendor: vendor_name(vendor).to_string(),
         scheme: scheme.as_str().to_string(),
         action: env.action.clone(),
+        product: env
+            .op
+            .as_ref()
+            .map(|op| op.product().to_string())
+            .unwrap_or_default(),
         version: env.version.clone(),
         access_key_id: env.key_id.clone().unwrap_or_default(),
         region: env.region.clone(),
@@ -113,6 +123,7 @@ pub(crate) async fn handle(emu: &Emulator, req: RawRequest, conn: Option<ConnCon
         timestamp: env.timestamp.clone(),
         security_token: env.security_token,
         params: env.params.to_record(),
+        form_params: env.form_params.clone(),
         http_status,
         outcome,
     };
@@ -157,15 +168,13 @@ async fn run(
     let op = if is_sts {
         None
     } else {
-        Some(resolve(
-            &emu.catalog,
-            vendor,
-            &env.action,
-            env.version.as_deref(),
-        )?)
+        let op = resolve(&emu.catalog, vendor, req, env)?;
+        env.op = Some(op.clone());
+        Some(op)
     };
     let action = op.as_ref().map_or(sts::ACTION, |op| op.action());
-    if let Some(kind) = emu.faults.take(action) {
+    let product = op.as_ref().map_or("", |op| op.product());
+    if let Some(kind) = emu.faults.take(product, action) {
         tracing::info!(action, ?kind, "injecting fault");
         match kind {
             FaultKind::Error {
@@ -193,18 +202,21 @@ async fn run(
             return Err(Rejection::Throttled { limit });
         }
     }
-    validate::check(&op, &env.params, env.region.as_deref())?;
+    validate::check(&emu.catalog, &op, &env.params, env.region.as_deref())?;
     Ok(Handled::Success(op))
 }
 
-/// The operation of `vendor` named `action` in `version`; several products may share an
-/// action name, so the version picks among them.
+/// The operation a request is for, as the vendor routes it: the action and
+/// version, and when several products have both, the product the request
+/// names (Tencent: the credential scope's service; Alibaba: the host, when it
+/// is a product host rather than the emulator's own address).
 fn resolve(
     catalog: &Catalog,
     vendor: Vendor,
-    action: &str,
-    version: Option<&str>,
+    req: &RawRequest,
+    env: &Envelope,
 ) -> Result<Arc<Operation>, Rejection> {
+    let action = env.action.as_str();
     let candidates: Vec<&Arc<Operation>> = catalog
         .operations()
         .iter()
@@ -213,15 +225,35 @@ fn resolve(
     if candidates.is_empty() {
         return Err(Rejection::UnknownAction(action.to_string()));
     }
-    let version = match version.filter(|v| !v.is_empty()) {
+    let version = match env.version.as_deref().filter(|v| !v.is_empty()) {
         Some(v) => v,
         None if vendor == Vendor::Tencent => return Err(Rejection::MissingHeader("X-TC-Version")),
         None => return Err(Rejection::MissingCommon("Version")),
     };
-    candidates
+    let same_version: Vec<&Arc<Operation>> = candidates
         .into_iter()
-        .find(|op| op.version() == version)
-        .cloned()
+        .filter(|op| op.version() == version)
+        .collect();
+    let named = |op: &&&Arc<Operation>| match vendor {
+        Vendor::Tencent => env
+            .service
+            .as_deref()
+            .is_some_and(|s| op.service.rule.signing_service == s),
+        _ => {
+            let host = req.host.split(':').next().unwrap_or_default();
+            let template = &op.service.rule.host_template;
+            op.service.rule.region_hosts.iter().any(|r| r.host == host)
+                || match template.split_once("{region}") {
+                    Some((head, tail)) => host.starts_with(head) && host.ends_with(tail),
+                    None => template == host,
+                }
+        }
+    };
+    same_version
+        .iter()
+        .find(named)
+        .or(same_version.first())
+        .map(|op| (*op).clone())
         .ok_or_else(|| Rejection::WrongVersion {
             action: action.to_string(),
             version: version.to_string(),
@@ -232,37 +264,50 @@ fn resolve(
 mod tests {
     use super::*;
 
+    fn env(vendor: Vendor, action: &str, version: Option<&str>) -> (RawRequest, Envelope) {
+        let scheme = match vendor {
+            Vendor::Tencent => Scheme::Tc3,
+            _ => Scheme::Acs3,
+        };
+        let mut env = Envelope::new(scheme);
+        env.action = action.into();
+        env.version = version.map(Into::into);
+        let req = RawRequest {
+            method: axum::http::Method::POST,
+            path: "/".into(),
+            query: String::new(),
+            headers: Default::default(),
+            body: Default::default(),
+            body_too_large: false,
+            host: "127.0.0.1:1".into(),
+        };
+        (req, env)
+    }
+
     #[test]
     fn resolve_action_and_version() {
         let c = Catalog::load().unwrap();
-        let op = resolve(
-            &c,
-            Vendor::Alibaba,
-            "DescribeUserStatus",
-            Some("2019-01-03"),
-        )
-        .unwrap();
+        let r = |vendor, action, version| {
+            let (req, env) = env(vendor, action, version);
+            resolve(&c, vendor, &req, &env)
+        };
+        let op = r(Vendor::Alibaba, "DescribeUserStatus", Some("2019-01-03")).unwrap();
         assert_eq!(op.action(), "DescribeUserStatus");
         assert_eq!(
-            resolve(&c, Vendor::Alibaba, "ModifyUserType", Some("2021-01-25")).unwrap_err(),
+            r(Vendor::Alibaba, "ModifyUserType", Some("2021-01-25")).unwrap_err(),
             Rejection::UnknownAction("ModifyUserType".into()),
             "actions are looked up per vendor"
         );
         assert!(matches!(
-            resolve(
-                &c,
-                Vendor::Alibaba,
-                "DescribeUserStatus",
-                Some("2020-01-01")
-            ),
+            r(Vendor::Alibaba, "DescribeUserStatus", Some("2020-01-01")),
             Err(Rejection::WrongVersion { .. })
         ));
         assert_eq!(
-            resolve(&c, Vendor::Alibaba, "DescribeUserStatus", None).unwrap_err(),
+            r(Vendor::Alibaba, "DescribeUserStatus", None).unwrap_err(),
             Rejection::MissingCommon("Version")
         );
         assert_eq!(
-            resolve(&c, Vendor::Tencent, "ModifyUserType", Some("")).unwrap_err(),
+            r(Vendor::Tencent, "ModifyUserType", Some("")).unwrap_err(),
             Rejection::MissingHeader("X-TC-Version")
         );
     }

@@ -24,6 +24,9 @@ pub struct ReceivedCall {
     pub scheme: String,
     /// The action as sent.
     pub action: String,
+    /// The product of the operation the call resolved to (empty when none did).
+    #[serde(default)]
+    pub product: String,
     /// The API version as sent.
     pub version: Option<String>,
     /// The access key id / SecretId as sent (empty when the request carried none).
@@ -39,6 +42,9 @@ pub struct ReceivedCall {
     /// Operation parameters by wire name (Alibaba: the query and form parameters except the
     /// common ones; Tencent: the JSON body members, non-strings as JSON text).
     pub params: BTreeMap<String, String>,
+    /// The names of the parameters that came in a form body (Alibaba `formData`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub form_params: Vec<String>,
     /// HTTP status answered (0 when the connection was dropped by a fault).
     pub http_status: u16,
     /// `"ok"`, the vendor error code answered, or `"connection_dropped"`.
@@ -149,9 +155,18 @@ impl CallLog {
     pub(crate) fn list(&self, action: Option<&str>) -> Vec<ReceivedCall> {
         self.calls
             .iter()
-            .filter(|c| action.is_none_or(|a| c.action == a))
+            .filter(|c| action.is_none_or(|a| matches_operation(a, &c.product, &c.action)))
             .cloned()
             .collect()
+    }
+}
+
+/// Whether `name` (`Action`, `Product.Action` or `*`) names an operation.
+pub(crate) fn matches_operation(name: &str, product: &str, action: &str) -> bool {
+    match name.split_once('.') {
+        _ if name == "*" => true,
+        Some((p, a)) => a == action && p.eq_ignore_ascii_case(product),
+        None => name == action,
     }
 }
 
@@ -166,6 +181,7 @@ mod tests {
             vendor: "alibaba".into(),
             scheme: "ACS3".into(),
             action: action.into(),
+            product: String::new(),
             version: None,
             access_key_id: String::new(),
             region: None,
@@ -173,6 +189,7 @@ mod tests {
             timestamp: None,
             security_token: false,
             params: BTreeMap::new(),
+            form_params: Vec::new(),
             http_status: 200,
             outcome: "ok".into(),
         }

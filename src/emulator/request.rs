@@ -169,6 +169,13 @@ pub(crate) struct Envelope {
     pub timestamp: Option<String>,
     pub security_token: bool,
     pub params: Params,
+    /// Names of the parameters that came in a form body.
+    pub form_params: Vec<String>,
+    /// Tencent: the signing service of the credential scope (picks the
+    /// product when several have the action).
+    pub service: Option<String>,
+    /// The operation the request resolved to.
+    pub op: Option<std::sync::Arc<crate::catalog::Operation>>,
 }
 
 impl Envelope {
@@ -186,6 +193,9 @@ impl Envelope {
                 Scheme::Tc3 => Params::Json(Map::new()),
                 _ => Params::Query(Vec::new()),
             },
+            form_params: Vec::new(),
+            service: None,
+            op: None,
         }
     }
 }

@@ -41,7 +41,9 @@ pub(crate) fn authenticate(
     if req.is_form() {
         let body = std::str::from_utf8(&req.body)
             .map_err(|_| malformed("form body", "it is not UTF-8".into()))?;
-        pairs.extend(query::parse(body).map_err(|e| malformed("form body", e.to_string()))?);
+        let form = query::parse(body).map_err(|e| malformed("form body", e.to_string()))?;
+        env.form_params = form.iter().map(|(k, _)| k.clone()).collect();
+        pairs.extend(form);
     }
     let get = |name: &str| query::first(&pairs, name);
     env.action = clip(get("Action").unwrap_or_default());

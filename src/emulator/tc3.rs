@@ -65,12 +65,26 @@ pub(crate) fn authenticate(
         )));
     }
 
-    // The product's signing service when the action is known, else what the client claims.
-    let service = emu
+    // The product's signing service when the action is known (the one the
+    // client names, when several products have the action), else what the
+    // client claims.
+    let candidates: Vec<&str> = emu
         .catalog
-        .by_action(Vendor::Tencent, &env.action)
-        .map(|op| op.service.rule.signing_service.clone())
-        .unwrap_or_else(|| parsed.service.clone());
+        .operations()
+        .iter()
+        .filter(|op| {
+            op.vendor() == Vendor::Tencent
+                && op.action() == env.action
+                && env.version.as_deref().is_none_or(|v| op.version() == v)
+        })
+        .map(|op| op.service.rule.signing_service.as_str())
+        .collect();
+    let service = if candidates.is_empty() || candidates.contains(&parsed.service.as_str()) {
+        parsed.service.clone()
+    } else {
+        candidates[0].to_string()
+    };
+    env.service = Some(service.clone());
     let signed = tc3::sign(&tc3::Tc3Input {
         host: &req.host,
         service: &service,

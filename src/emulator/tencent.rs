@@ -92,16 +92,10 @@ pub(crate) fn error_response(err: &VendorError) -> Response {
     json_response(err.status, &body)
 }
 
-/// The documented sample body with a fresh `Response.RequestId`.
-pub(crate) fn success_response(op: &Operation) -> Response {
-    let mut body: Value =
-        serde_json::from_str(&op.rule.sample_response).unwrap_or_else(|_| json!({}));
-    if !body.is_object() {
-        body = json!({});
-    }
-    if !body["Response"].is_object() {
-        body["Response"] = json!({});
-    }
+/// The documented sample body (or one synthesized from the output message)
+/// with a fresh `Response.RequestId`.
+pub(crate) fn success_response(catalog: &Catalog, op: &Operation) -> Response {
+    let mut body = super::sample::reply_body(catalog, op, true);
     body["Response"]["RequestId"] = Value::String(request_id());
     json_response(200, &body)
 }

@@ -12,7 +12,7 @@ use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
 
-use super::codec::DynamicCodec;
+use crate::codec::DynamicCodec;
 use super::tally::CallOutcome;
 use super::{error_chain, LoadTestError};
 

@@ -18,12 +18,11 @@
 //! ```
 //!
 //! Files: [`method`] (method names), [`duration`] (durations on the command line),
-//! [`codec`] (the dynamic-message codec), `client` (request, metadata, channel, one call),
+//! [`crate::codec`] (the dynamic-message codec), `client` (request, metadata, channel, one call),
 //! [`schedule`] (when calls are due), `runner` (the dispatcher), [`tally`] (live counters),
 //! [`report`] (the summary), [`emulator_stats`] (the emulator's admin API).
 
 mod client;
-pub mod codec;
 pub mod duration;
 pub mod emulator_stats;
 pub mod method;

@@ -104,20 +104,20 @@ impl RateLimiter {
         self.redis.as_ref().map(|r| r.healthy())
     }
 
-    /// The shared key state of a call, `Action@account` (created on first
+    /// The shared key state of a call, `Product.Action@account` (created on first
     /// use; the set of keys is bounded by the configured profiles × operations).
     pub fn key_for(&self, call: &VendorCall) -> Arc<KeyState> {
-        let id = format!("{}@{}", call.op.action(), self.account_of(call));
+        let id = format!("{}@{}", call.op.name, self.account_of(call));
         self.key_with(id, || self.shared_limit(call))
     }
 
-    /// The caller's own key state of a call, `Action@account#caller`, when the
+    /// The caller's own key state of a call, `Product.Action@account#caller`, when the
     /// call's caller has a rate of its own for the method (an exact method
     /// beats a service wildcard). Burst 1; shadow as the shared limit.
     pub fn caller_key_for(&self, call: &VendorCall) -> Option<Arc<KeyState>> {
         let caller = call.caller.as_deref()?;
         let qps = self.callers.get(caller)?.rate_limit_for(&call.op.path)?;
-        let id = format!("{}@{}#{caller}", call.op.action(), self.account_of(call));
+        let id = format!("{}@{}#{caller}", call.op.name, self.account_of(call));
         Some(self.key_with(id, || EffectiveLimit {
             qps,
             nominal_qps: qps,
@@ -133,7 +133,7 @@ impl RateLimiter {
 
     fn shared_limit(&self, call: &VendorCall) -> EffectiveLimit {
         self.settings
-            .limit_for(call.op.action(), call.op.rule.documented_qps, &call.profile)
+            .limit_for(&call.op.path, call.op.rule.documented_qps, &call.profile)
     }
 
     /// The key `id`, created with `limit()` on first use.
@@ -337,7 +337,7 @@ mod tests {
     fn call(catalog: &Catalog, action: &str, caller: Option<&str>) -> VendorCall {
         VendorCall {
             op: catalog.by_action(Vendor::Alibaba, action).unwrap().clone(),
-            params: Arc::new(WireParams::Query(Vec::new())),
+            params: Arc::new(WireParams::Query(Default::default())),
             credential: Arc::new(Credential::new("id".into(), "s".into(), None, "t").unwrap()),
             profile: "default".into(),
             caller: caller.map(Into::into),
@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(
             key("SetResellerUserStatus", Some("noisy")),
             Some((
-                "SetResellerUserStatus@profile:default#noisy".into(),
+                "BssOpenApi.SetResellerUserStatus@profile:default#noisy".into(),
                 1.5,
                 1,
                 true
@@ -370,7 +370,7 @@ mod tests {
         assert_eq!(
             key("ModifyAccountRelation", Some("noisy")),
             Some((
-                "ModifyAccountRelation@profile:default#noisy".into(),
+                "BssOpenApi.ModifyAccountRelation@profile:default#noisy".into(),
                 3.0,
                 1,
                 true
@@ -383,8 +383,8 @@ mod tests {
         assert_eq!(
             ids,
             [
-                "ModifyAccountRelation@profile:default#noisy",
-                "SetResellerUserStatus@profile:default#noisy"
+                "BssOpenApi.ModifyAccountRelation@profile:default#noisy",
+                "BssOpenApi.SetResellerUserStatus@profile:default#noisy"
             ]
         );
     }
@@ -395,10 +395,10 @@ mod tests {
         let (l, catalog) = limiter(&limits, "[ratelimit]\nmax_wait_ms = 20");
         let noisy = call(&catalog, "SetResellerUserStatus", Some("noisy"));
         let shared = l.admit(&noisy).await.unwrap();
-        assert_eq!(shared.id, "SetResellerUserStatus@profile:default");
+        assert_eq!(shared.id, "BssOpenApi.SetResellerUserStatus@profile:default");
         match l.admit(&noisy).await {
             Err(GatewayError::RateLimited { limit_key, qps, .. }) => {
-                assert_eq!(limit_key, "SetResellerUserStatus@profile:default#noisy");
+                assert_eq!(limit_key, "BssOpenApi.SetResellerUserStatus@profile:default#noisy");
                 assert_eq!(qps, 1.0);
             }
             other => panic!(
@@ -411,7 +411,7 @@ mod tests {
         let quiet = call(&catalog, "SetResellerUserStatus", Some("quiet"));
         match l.admit(&quiet).await {
             Err(GatewayError::RateLimited { limit_key, .. }) => {
-                assert_eq!(limit_key, "SetResellerUserStatus@profile:default");
+                assert_eq!(limit_key, "BssOpenApi.SetResellerUserStatus@profile:default");
             }
             other => panic!(
                 "expected a refusal by the shared key: {:?}",

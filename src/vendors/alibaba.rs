@@ -14,11 +14,17 @@ use crate::credentials::Credential;
 use crate::error::{GatewayError, Outcome, VendorFailure};
 use crate::pb::cloudgate::v1::VendorError;
 use crate::signing::{acs3, encode, iso8601, rpc_v1};
+use crate::translate::QueryParams;
 
-/// Signs one attempt.
+/// Content type of a form body.
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Signs one attempt. Query parameters travel in the URL; form parameters
+/// (the metadata's `formData`) in an `application/x-www-form-urlencoded`
+/// body, covered by the signature either way.
 pub fn prepare(
     op: &Operation,
-    query: &[(String, String)],
+    params: &QueryParams,
     credential: &Credential,
     target: &Target,
     scheme: AlibabaSignature,
@@ -26,6 +32,12 @@ pub fn prepare(
 ) -> PreparedRequest {
     let timestamp = iso8601(fresh.now);
     let token = credential.token.as_ref().map(|t| t.expose());
+    let body = if params.form.is_empty() {
+        Vec::new()
+    } else {
+        encode::canonical_query(&params.form).into_bytes()
+    };
+    let content_type = (!body.is_empty()).then_some(FORM);
     match scheme {
         AlibabaSignature::Acs3 => {
             let signed = acs3::sign(&acs3::Acs3Input {
@@ -39,9 +51,9 @@ pub fn prepare(
                 version: op.version(),
                 date: &timestamp,
                 nonce: &fresh.nonce,
-                query,
-                body: b"",
-                content_type: None,
+                query: &params.query,
+                body: &body,
+                content_type,
                 extra_headers: &[],
             });
             let mut headers: Vec<(String, String)> = signed
@@ -51,12 +63,18 @@ pub fn prepare(
                 .collect();
             headers.push(("accept".into(), "application/json".into()));
             PreparedRequest {
-                url: url_with_query(target, &encode::canonical_query(query)),
+                url: url_with_query(target, &encode::canonical_query(&params.query)),
                 headers,
-                body: Vec::new(),
+                body,
             }
         }
         AlibabaSignature::RpcV1 => {
+            // v1 signs query and body parameters together.
+            let all: Vec<(String, String)> = if params.form.is_empty() {
+                params.query.clone()
+            } else {
+                params.query.iter().chain(&params.form).cloned().collect()
+            };
             let signed = rpc_v1::sign(&rpc_v1::RpcV1Input {
                 method: "POST",
                 access_key_id: credential.access_key_id.expose(),
@@ -67,12 +85,26 @@ pub fn prepare(
                 format: "json",
                 timestamp: &timestamp,
                 nonce: &fresh.nonce,
-                params: query,
+                params: &all,
             });
+            let mut headers = vec![("accept".to_string(), "application/json".to_string())];
+            let query = if params.form.is_empty() {
+                signed.query
+            } else {
+                headers.push(("content-type".into(), FORM.into()));
+                let mut in_url: Vec<(String, String)> = signed
+                    .signed_parameters
+                    .into_iter()
+                    .filter(|(k, _)| !params.form.iter().any(|(f, _)| f == k))
+                    .collect();
+                in_url.push(("Signature".into(), signed.signature));
+                in_url.sort();
+                encode::canonical_query(&in_url)
+            };
             PreparedRequest {
-                url: url_with_query(target, &signed.query),
-                headers: vec![("accept".into(), "application/json".into())],
-                body: Vec::new(),
+                url: url_with_query(target, &query),
+                headers,
+                body,
             }
         }
     }
@@ -250,7 +282,10 @@ mod tests {
     fn acs3_and_rpc_v1_requests_carry_what_the_vendor_needs() {
         let (_, op, t) = setup("ModifyAccountRelation");
         let cred = Credential::new("LTAIid".into(), "sec".into(), Some("tok".into()), "t").unwrap();
-        let q = vec![("ChildNick".to_string(), "a b".to_string())];
+        let q = QueryParams {
+            query: vec![("ChildNick".to_string(), "a b".to_string())],
+            form: Vec::new(),
+        };
         let fresh = Freshness::new();
         let r = prepare(&op, &q, &cred, &t, AlibabaSignature::Acs3, &fresh);
         assert_eq!(r.url, "https://business.aliyuncs.com/?ChildNick=a%20b");

@@ -94,9 +94,9 @@ pub fn prepare(
     fresh: &Freshness,
 ) -> Result<PreparedRequest, GatewayError> {
     match (op.vendor(), params) {
-        (Vendor::Alibaba, WireParams::Query(q)) => Ok(alibaba::prepare(
+        (Vendor::Alibaba, WireParams::Query(params)) => Ok(alibaba::prepare(
             op,
-            q,
+            params,
             credential,
             target,
             alibaba_signature,

@@ -1,36 +1,51 @@
-//! The operation catalog, read from the `cloudgate.v1` options in the embedded
-//! descriptor set: services, methods, fields and error codes. Nothing here is
-//! a hand-written table; adding an operation means adding a proto method.
+//! The operation catalog, read from the `cloudgate.v1` options of the proto
+//! files: the embedded set, plus any directory loaded at start-up
+//! (`--proto-dir`). Services, methods, fields at every depth and error codes.
+//! Nothing here is a hand-written table; adding an operation means adding a
+//! proto method.
+
+mod load;
+mod spec;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, ExtensionDescriptor, FieldDescriptor, Kind, MessageDescriptor,
+    DescriptorPool, DynamicMessage, ExtensionDescriptor, FieldDescriptor, MessageDescriptor,
     ReflectMessage, Value,
 };
-use regex::Regex;
 
 use crate::pb::cloudgate::v1 as opts;
 pub use opts::{ErrorClass, GrpcCode, Vendor, WireEncoding};
+pub use spec::{is_free_json, MessageSpec, RequestField, Shape};
 
-/// A problem in the proto options, found when the catalog is loaded.
+/// A problem in the proto files or their options, found when the catalog is loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    /// The embedded descriptor set does not decode.
+    /// The embedded descriptor set does not decode, or loaded files clash.
     #[error("descriptor set: {0}")]
     Descriptor(#[from] prost_reflect::DescriptorError),
     /// An option is missing or wrong.
     #[error("{element}: {reason}")]
     Option {
-        /// The proto element (service, method or field full name).
+        /// The proto element (service, method or field full name), with its
+        /// file and line when known.
         element: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A proto file under a `--proto-dir` does not compile.
+    #[error("{location}: {reason}")]
+    Compile {
+        /// `file:line` (or the directory).
+        location: String,
         /// What is wrong.
         reason: String,
     },
 }
 
-fn opt_err(element: impl Into<String>, reason: impl Into<String>) -> CatalogError {
+pub(crate) fn opt_err(element: impl Into<String>, reason: impl Into<String>) -> CatalogError {
     CatalogError::Option {
         element: element.into(),
         reason: reason.into(),
@@ -53,6 +68,10 @@ pub struct Service {
     pub full_name: String,
     /// The service's options.
     pub rule: opts::ServiceRule,
+    /// The proto file that defines it.
+    pub file: String,
+    /// Whether it came from the embedded set (false: a `--proto-dir`).
+    pub embedded: bool,
 }
 
 impl Service {
@@ -72,28 +91,11 @@ impl Service {
     }
 }
 
-/// One request field with its vendor rule, compiled.
-#[derive(Debug, Clone)]
-pub struct RequestField {
-    /// The proto field.
-    pub field: FieldDescriptor,
-    /// Its options (encoding resolved to the vendor default when unset).
-    pub rule: opts::FieldRule,
-    /// `rule.pattern`, anchored and compiled.
-    pub pattern: Option<Regex>,
-}
-
-impl RequestField {
-    /// The proto field name (what callers and BadRequest violations use).
-    pub fn proto_name(&self) -> &str {
-        self.field.name()
-    }
-}
-
 /// A documented error code with its mapping.
 pub type ErrorEntry = opts::ErrorCode;
 
-/// One vendor operation behind one gRPC method.
+/// One vendor operation behind one gRPC method: (vendor, product, version,
+/// action), reachable by its gRPC path.
 #[derive(Debug, Clone)]
 pub struct Operation {
     /// The service it belongs to.
@@ -102,14 +104,19 @@ pub struct Operation {
     pub method: String,
     /// gRPC path, e.g. `/aliyun.sddp.v20190103.Sddp/DescribeUserStatus`.
     pub path: String,
+    /// `Product.Action`, e.g. `Sddp.DescribeUserStatus`: the operation's name
+    /// in limiter keys and config.
+    pub name: String,
     /// The method's options.
     pub rule: opts::MethodRule,
     /// The request message.
     pub input: MessageDescriptor,
     /// The response message.
     pub output: MessageDescriptor,
-    /// The request fields in field-number order.
+    /// The top-level request fields in declaration order.
     pub fields: Vec<RequestField>,
+    /// Whether the vendor marks the operation deprecated.
+    pub deprecated: bool,
     errors: HashMap<String, ErrorEntry>,
 }
 
@@ -128,6 +135,16 @@ impl Operation {
     pub fn version(&self) -> &str {
         &self.service.rule.version
     }
+
+    /// The vendor product code.
+    pub fn product(&self) -> &str {
+        &self.service.rule.product
+    }
+
+    /// The idempotency-token field, when the operation has one.
+    pub fn idempotency_token(&self) -> Option<&RequestField> {
+        self.fields.iter().find(|f| f.rule.idempotency_token)
+    }
 }
 
 /// Everything the gateway knows about the operations it serves.
@@ -138,7 +155,8 @@ pub struct Catalog {
     operations: Vec<Arc<Operation>>,
     by_path: HashMap<String, Arc<Operation>>,
     vendor_errors: HashMap<i32, HashMap<String, ErrorEntry>>,
-    response_names: HashMap<String, String>,
+    specs: HashMap<String, Arc<MessageSpec>>,
+    loaded_files: Vec<String>,
 }
 
 struct Extensions {
@@ -153,7 +171,7 @@ fn extension(pool: &DescriptorPool, name: &str) -> Result<ExtensionDescriptor, C
         .ok_or_else(|| opt_err(name, "extension missing from the descriptor set"))
 }
 
-fn option_message<T: prost::Message + Default>(
+pub(crate) fn option_message<T: prost::Message + Default>(
     options: &DynamicMessage,
     ext: &ExtensionDescriptor,
     element: &str,
@@ -176,14 +194,29 @@ impl Catalog {
         Self::from_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
     }
 
+    /// The embedded set plus every `.proto` file under each of `dirs`,
+    /// compiled now. A file that does not compile, or whose options are
+    /// wrong, is an error naming the file, line and reason.
+    pub fn load_with_dirs(dirs: &[PathBuf]) -> Result<Self, CatalogError> {
+        let mut pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)?;
+        let loaded = load::compile_dirs(&mut pool, dirs)?;
+        Self::from_pool(pool, loaded)
+    }
+
     /// Loads the catalog from an encoded `FileDescriptorSet`.
     pub fn from_descriptor_set(bytes: &[u8]) -> Result<Self, CatalogError> {
-        let pool = DescriptorPool::decode(bytes)?;
+        Self::from_pool(DescriptorPool::decode(bytes)?, Vec::new())
+    }
+
+    fn from_pool(pool: DescriptorPool, loaded_files: Vec<String>) -> Result<Self, CatalogError> {
         let ext = Extensions {
             service: extension(&pool, "cloudgate.v1.service")?,
             method: extension(&pool, "cloudgate.v1.method")?,
             field: extension(&pool, "cloudgate.v1.field")?,
             vendor_errors: extension(&pool, "cloudgate.v1.vendor_errors")?,
+        };
+        let locate = |element: &str, file: &prost_reflect::FileDescriptor, path: &[i32]| {
+            load::locate(element, file, path)
         };
 
         let mut vendor_errors: HashMap<i32, HashMap<String, ErrorEntry>> = HashMap::new();
@@ -207,112 +240,88 @@ impl Catalog {
             }
         }
 
-        let mut response_names = HashMap::new();
-        for message in pool.all_messages() {
-            for field in message.fields() {
-                if let Some(rule) = option_message::<opts::FieldRule>(
-                    &field.options(),
-                    &ext.field,
-                    field.full_name(),
-                )? {
-                    response_names.insert(field.full_name().to_string(), rule.name);
-                }
-            }
-        }
-
+        let mut specs = spec::SpecBuilder::new(&ext.field);
         let mut services = Vec::new();
         let mut operations = Vec::new();
         let mut by_path = HashMap::new();
+        let mut identities: HashMap<(i32, String, String, String), String> = HashMap::new();
         for sd in pool.services() {
-            let Some(rule) =
-                option_message::<opts::ServiceRule>(&sd.options(), &ext.service, sd.full_name())?
+            let at = locate(sd.full_name(), &sd.parent_file(), sd.path());
+            let Some(rule) = option_message::<opts::ServiceRule>(&sd.options(), &ext.service, &at)?
             else {
                 continue;
             };
             if rule.vendor() == Vendor::Unspecified {
-                return Err(opt_err(sd.full_name(), "service option has no vendor"));
+                return Err(opt_err(at, "service option has no vendor"));
             }
-            if rule.endpoint_key.is_empty() || rule.version.is_empty() {
-                return Err(opt_err(
-                    sd.full_name(),
-                    "endpoint_key and version are required",
-                ));
+            if rule.endpoint_key.is_empty() || rule.version.is_empty() || rule.product.is_empty() {
+                return Err(opt_err(at, "product, version and endpoint_key are required"));
+            }
+            if rule.host_template.is_empty() {
+                return Err(opt_err(at, "host_template is required"));
             }
             if rule.vendor() == Vendor::Tencent && rule.signing_service.is_empty() {
-                return Err(opt_err(
-                    sd.full_name(),
-                    "Tencent services need signing_service",
-                ));
+                return Err(opt_err(at, "Tencent services need signing_service"));
             }
+            let file = sd.parent_file().name().to_string();
             let service = Arc::new(Service {
                 full_name: sd.full_name().to_string(),
+                embedded: !loaded_files.contains(&file),
+                file,
                 rule,
             });
             for md in sd.methods() {
-                let rule =
-                    option_message::<opts::MethodRule>(&md.options(), &ext.method, md.full_name())?
-                        .ok_or_else(|| {
-                            opt_err(md.full_name(), "method has no (cloudgate.v1.method) option")
-                        })?;
+                let at = locate(md.full_name(), &md.parent_file(), md.path());
+                if md.is_client_streaming() || md.is_server_streaming() {
+                    return Err(opt_err(
+                        at,
+                        "streaming methods are not supported: vendor RPC operations are unary",
+                    ));
+                }
+                let rule = option_message::<opts::MethodRule>(&md.options(), &ext.method, &at)?
+                    .ok_or_else(|| opt_err(&at, "method has no (cloudgate.v1.method) option"))?;
                 if rule.action.is_empty() {
-                    return Err(opt_err(md.full_name(), "method option has no action"));
+                    return Err(opt_err(at, "method option has no action"));
+                }
+                if rule.documented_qps < 0.0 || !rule.documented_qps.is_finite() {
+                    return Err(opt_err(at, "documented_qps must be 0 or a positive rate"));
+                }
+                let identity = (
+                    service.rule.vendor,
+                    service.rule.product.to_ascii_lowercase(),
+                    service.rule.version.clone(),
+                    rule.action.clone(),
+                );
+                let path = format!("/{}/{}", sd.full_name(), md.name());
+                if let Some(other) = identities.insert(identity, path.clone()) {
+                    return Err(opt_err(
+                        at,
+                        format!(
+                            "duplicate operation: {} {} {} is already served by {other}",
+                            service.rule.product, service.rule.version, rule.action
+                        ),
+                    ));
                 }
                 let input = md.input();
-                let mut fields = Vec::new();
-                for field in input.fields() {
-                    let mut frule = option_message::<opts::FieldRule>(
-                        &field.options(),
-                        &ext.field,
-                        field.full_name(),
-                    )?
-                    .ok_or_else(|| {
-                        opt_err(
-                            field.full_name(),
-                            "request field has no (cloudgate.v1.field) option",
-                        )
-                    })?;
-                    if frule.name.is_empty() {
-                        return Err(opt_err(
-                            field.full_name(),
-                            "field option has no vendor name",
-                        ));
-                    }
-                    check_field_kind(&field)?;
-                    if frule.encoding() == WireEncoding::Unspecified {
-                        let enc = match (service.vendor(), field.is_list()) {
-                            (Vendor::Tencent, _) => WireEncoding::JsonBody,
-                            (_, true) => WireEncoding::QueryFlatList,
-                            _ => WireEncoding::Query,
-                        };
-                        frule.set_encoding(enc);
-                    }
-                    let pattern = if frule.pattern.is_empty() {
-                        None
-                    } else {
-                        Some(
-                            Regex::new(&format!("^(?:{})$", frule.pattern))
-                                .map_err(|e| opt_err(field.full_name(), e.to_string()))?,
-                        )
-                    };
-                    fields.push(RequestField {
-                        field,
-                        rule: frule,
-                        pattern,
-                    });
-                }
+                let input_spec = specs.add(&input, service.vendor(), true, true)?;
+                specs.add(&md.output(), service.vendor(), false, true)?;
                 let errors = rule
                     .errors
                     .iter()
-                    .map(|e| (e.code.clone(), e.clone()))
+                    .map(|e| (e.code.trim().to_string(), e.clone()))
                     .collect();
                 let op = Arc::new(Operation {
                     service: service.clone(),
                     method: md.name().to_string(),
-                    path: format!("/{}/{}", sd.full_name(), md.name()),
+                    name: format!("{}.{}", service.rule.product, rule.action),
+                    path,
+                    deprecated: md.options().get_field_by_name("deprecated").is_some_and(
+                        |v| v.as_bool() == Some(true),
+                    ),
                     rule,
                     input,
                     output: md.output(),
-                    fields,
+                    fields: input_spec.fields.clone(),
                     errors,
                 });
                 by_path.insert(op.path.clone(), op.clone());
@@ -320,19 +329,31 @@ impl Catalog {
             }
             services.push(service);
         }
+        let specs = specs.specs;
         Ok(Self {
             pool,
             services,
             operations,
             by_path,
             vendor_errors,
-            response_names,
+            specs,
+            loaded_files,
         })
     }
 
     /// The descriptor pool the catalog was read from.
     pub fn pool(&self) -> &DescriptorPool {
         &self.pool
+    }
+
+    /// The pool encoded as a `FileDescriptorSet` (for reflection).
+    pub fn encoded_pool(&self) -> Vec<u8> {
+        self.pool.encode_to_vec()
+    }
+
+    /// Files compiled from `--proto-dir` directories.
+    pub fn loaded_files(&self) -> &[String] {
+        &self.loaded_files
     }
 
     /// Every service with a `(cloudgate.v1.service)` option.
@@ -350,11 +371,77 @@ impl Catalog {
         self.by_path.get(path)
     }
 
-    /// The operation of a vendor with this action name.
+    /// The first operation of a vendor with this action name (tests and
+    /// tools; an action name alone does not identify an operation).
     pub fn by_action(&self, vendor: Vendor, action: &str) -> Option<&Arc<Operation>> {
         self.operations
             .iter()
             .find(|op| op.vendor() == vendor && op.action() == action)
+    }
+
+    /// The operation a config key or command line names: the gRPC path
+    /// (`/pkg.Service/Method` or `pkg.Service/Method`), `Product.Action`
+    /// (product case-insensitive), or a bare action while it is unambiguous.
+    /// The error names the candidates.
+    pub fn resolve(&self, name: &str) -> Result<&Arc<Operation>, String> {
+        let name = name.trim();
+        if name.contains('/') {
+            let path = if name.starts_with('/') {
+                name.to_string()
+            } else {
+                format!("/{name}")
+            };
+            return self
+                .operation(&path)
+                .ok_or_else(|| format!("no operation has the gRPC path {path}"));
+        }
+        let found: Vec<&Arc<Operation>> = match name.split_once('.') {
+            Some((product, action)) => self
+                .operations
+                .iter()
+                .filter(|op| op.product().eq_ignore_ascii_case(product) && op.action() == action)
+                .collect(),
+            None => self
+                .operations
+                .iter()
+                .filter(|op| op.action() == name)
+                .collect(),
+        };
+        match found.as_slice() {
+            [one] => Ok(one),
+            [] => Err(format!(
+                "unknown operation (use Product.Action or the gRPC path; {} operations are loaded)",
+                self.operations.len()
+            )),
+            many => Err(format!(
+                "ambiguous: {} names {} operations ({}); use Product.Action or the gRPC path",
+                name,
+                many.len(),
+                many.iter()
+                    .take(8)
+                    .map(|op| op.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    /// The operation of a vendor request as the vendor routes it: the
+    /// endpoint it reached (`None` when the emulator serves every endpoint on
+    /// one address), the version and the action.
+    pub fn route(
+        &self,
+        vendor: Vendor,
+        endpoint_key: Option<&str>,
+        version: &str,
+        action: &str,
+    ) -> Option<&Arc<Operation>> {
+        self.operations.iter().find(|op| {
+            op.vendor() == vendor
+                && op.action() == action
+                && op.version() == version
+                && endpoint_key.is_none_or(|k| op.service.rule.endpoint_key == k)
+        })
     }
 
     /// The endpoint keys of all services (the keys `[endpoints]` accepts).
@@ -369,11 +456,19 @@ impl Catalog {
         keys
     }
 
-    /// The vendor name of a message field (`(cloudgate.v1.field).name`).
+    /// The field specs of a message used by an operation (request or reply,
+    /// any depth).
+    pub fn spec(&self, md: &MessageDescriptor) -> Option<&Arc<MessageSpec>> {
+        self.specs.get(md.full_name())
+    }
+
+    /// The vendor name of a message field (`(cloudgate.v1.field).name`, else
+    /// the proto name).
     pub fn vendor_name<'a>(&'a self, field: &'a FieldDescriptor) -> &'a str {
-        self.response_names
-            .get(field.full_name())
-            .map(String::as_str)
+        self.specs
+            .get(field.parent_message().full_name())
+            .and_then(|s| s.fields.iter().find(|f| f.field.number() == field.number()))
+            .map(|f| f.rule.name.as_str())
             .unwrap_or_else(|| field.name())
     }
 
@@ -402,16 +497,6 @@ impl Catalog {
         self.pool
             .get_message_by_name(message.descriptor().full_name())
             .is_some()
-    }
-}
-
-fn check_field_kind(field: &FieldDescriptor) -> Result<(), CatalogError> {
-    match field.kind() {
-        Kind::String | Kind::Int64 | Kind::Int32 | Kind::Bool => Ok(()),
-        other => Err(opt_err(
-            field.full_name(),
-            format!("request fields must be string, int64, int32 or bool, not {other:?}"),
-        )),
     }
 }
 

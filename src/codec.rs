@@ -1,20 +1,21 @@
-//! A tonic codec for [`DynamicMessage`]: requests are encoded from the dynamic message,
-//! responses are decoded into the method's output descriptor, so a malformed response
-//! is an error like any other.
+//! A tonic codec for [`DynamicMessage`], both sides: the server decodes requests
+//! with the method's input descriptor (and encodes replies), the load-test client
+//! decodes replies with the output descriptor. A malformed message is an error
+//! like any other.
 
 use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::Status;
 
-/// Encodes [`DynamicMessage`] requests and decodes responses of one message type.
+/// Encodes any [`DynamicMessage`] and decodes messages of one type.
 #[derive(Debug, Clone)]
 pub struct DynamicCodec {
     output: MessageDescriptor,
 }
 
 impl DynamicCodec {
-    /// A codec whose responses are decoded as `output`.
+    /// A codec whose received messages are decoded as `output`.
     pub fn new(output: MessageDescriptor) -> Self {
         Self { output }
     }
@@ -47,11 +48,11 @@ impl Encoder for DynamicEncoder {
 
     fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Self::Error> {
         item.encode(dst)
-            .map_err(|e| Status::internal(format!("encoding the request: {e}")))
+            .map_err(|e| Status::internal(format!("encoding the message: {e}")))
     }
 }
 
-/// Decodes a response as a [`DynamicMessage`] of the output type.
+/// Decodes a received message as a [`DynamicMessage`] of the expected type.
 #[derive(Debug, Clone)]
 pub struct DynamicDecoder {
     output: MessageDescriptor,
@@ -65,10 +66,7 @@ impl Decoder for DynamicDecoder {
         DynamicMessage::decode(self.output.clone(), src)
             .map(Some)
             .map_err(|e| {
-                Status::internal(format!(
-                    "malformed {} response: {e}",
-                    self.output.full_name()
-                ))
+                Status::internal(format!("malformed {}: {e}", self.output.full_name()))
             })
     }
 }

@@ -12,54 +12,14 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
 use crate::audit::AuditRefusals;
 use crate::gateway::Gateway;
-use crate::pb::aliyun::bssopenapi::v20171214 as bss;
-use crate::pb::aliyun::cloudsso::v20210515 as cloudsso;
-use crate::pb::aliyun::sddp::v20190103 as sddp;
-use crate::pb::tencentcloud::dlc::v20210125 as dlc;
 
-/// Implements every generated service trait by delegating to the gateway.
-#[derive(Clone)]
-pub struct Handler(pub Arc<Gateway>);
+mod routes;
 
-macro_rules! delegate {
-    ($trait:path, $service:literal, { $($method:ident => $name:literal ($req:ty) -> $resp:ty),* $(,)? }) => {
-        #[tonic::async_trait]
-        impl $trait for Handler {
-            $(
-                async fn $method(&self, request: Request<$req>) -> Result<Response<$resp>, Status> {
-                    self.0.handle(concat!("/", $service, "/", $name), request).await
-                }
-            )*
-        }
-    };
-}
-
-delegate!(bss::bss_open_api_server::BssOpenApi, "aliyun.bssopenapi.v20171214.BssOpenApi", {
-    set_reseller_user_status => "SetResellerUserStatus"(bss::SetResellerUserStatusRequest) -> bss::SetResellerUserStatusResponse,
-    modify_account_relation => "ModifyAccountRelation"(bss::ModifyAccountRelationRequest) -> bss::ModifyAccountRelationResponse,
-});
-delegate!(cloudsso::cloud_sso_server::CloudSso, "aliyun.cloudsso.v20210515.CloudSSO", {
-    update_user_status => "UpdateUserStatus"(cloudsso::UpdateUserStatusRequest) -> cloudsso::UpdateUserStatusResponse,
-});
-delegate!(sddp::sddp_server::Sddp, "aliyun.sddp.v20190103.Sddp", {
-    describe_user_status => "DescribeUserStatus"(sddp::DescribeUserStatusRequest) -> sddp::DescribeUserStatusResponse,
-});
-delegate!(dlc::dlc_server::Dlc, "tencentcloud.dlc.v20210125.Dlc", {
-    modify_user_type => "ModifyUserType"(dlc::ModifyUserTypeRequest) -> dlc::ModifyUserTypeResponse,
-});
-
-/// The gRPC paths the server routes (checked against the catalog at start-up).
-pub const ROUTED_PATHS: &[&str] = &[
-    "/aliyun.bssopenapi.v20171214.BssOpenApi/SetResellerUserStatus",
-    "/aliyun.bssopenapi.v20171214.BssOpenApi/ModifyAccountRelation",
-    "/aliyun.cloudsso.v20210515.CloudSSO/UpdateUserStatus",
-    "/aliyun.sddp.v20190103.Sddp/DescribeUserStatus",
-    "/tencentcloud.dlc.v20210125.Dlc/ModifyUserType",
-];
+pub use routes::Dispatch;
 
 /// A server problem at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -78,9 +38,6 @@ pub enum ServeError {
     /// The transport failed.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
-    /// The catalog and the routed services disagree.
-    #[error("catalog operation {0} has no gRPC route")]
-    Unrouted(String),
 }
 
 /// Binds the listen address.
@@ -98,12 +55,6 @@ pub async fn serve(
     grace: Duration,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    for op in gateway.catalog().operations() {
-        if !ROUTED_PATHS.contains(&op.path.as_str()) {
-            return Err(ServeError::Unrouted(op.path.clone()));
-        }
-    }
-    let handler = Handler(gateway.clone());
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let names: Vec<String> = gateway
         .catalog()
@@ -120,9 +71,11 @@ pub async fn serve(
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
 
+    // Every loaded file (embedded or from --proto-dir), its imports included.
+    let pool = gateway.catalog().encoded_pool();
     let reflection = || {
         tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(&pool)
             .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
@@ -160,32 +113,26 @@ pub async fn serve(
             builder = builder.tls_config(config)?;
         }
     }
+    // Health and reflection by name; every other path goes to the catalog's
+    // dispatch (an unknown one is answered UNIMPLEMENTED there).
+    let routes = tonic::service::Routes::new(InterceptedService::new(health_service, guard.clone()))
+        .add_service(InterceptedService::new(reflection_v1, guard.clone()))
+        .add_service(InterceptedService::new(reflection_v1alpha, guard));
+    let vendor = AuditRefusals::new(
+        gateway.catalog().clone(),
+        gateway.audit_log().cloned(),
+        Dispatch::new(gateway.clone(), max_request),
+    );
+    let vendor = tower::ServiceExt::map_request(vendor, |req: http::Request<axum::body::Body>| {
+        req.map(tonic::body::Body::new)
+    });
+    let routes = tonic::service::Routes::from(routes.into_axum_router().fallback_service(vendor))
+        .prepare();
     let router = builder
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
-        .add_service(InterceptedService::new(health_service, guard.clone()))
-        .add_service(InterceptedService::new(reflection_v1, guard.clone()))
-        .add_service(InterceptedService::new(reflection_v1alpha, guard.clone()))
-        .add_service(AuditRefusals::new(
-            gateway.clone(),
-            bss::bss_open_api_server::BssOpenApiServer::new(handler.clone())
-                .max_decoding_message_size(max_request),
-        ))
-        .add_service(AuditRefusals::new(
-            gateway.clone(),
-            cloudsso::cloud_sso_server::CloudSsoServer::new(handler.clone())
-                .max_decoding_message_size(max_request),
-        ))
-        .add_service(AuditRefusals::new(
-            gateway.clone(),
-            sddp::sddp_server::SddpServer::new(handler.clone())
-                .max_decoding_message_size(max_request),
-        ))
-        .add_service(AuditRefusals::new(
-            gateway.clone(),
-            dlc::dlc_server::DlcServer::new(handler).max_decoding_message_size(max_request),
-        ));
+        .add_routes(routes);
     let incoming = limited_incoming(listener, limits.max_connections, limits.handshake_timeout);
     let server = router.serve_with_incoming_shutdown(incoming, async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
