@@ -22,7 +22,7 @@ fn call(catalog: &Catalog) -> VendorCall {
         .clone();
     VendorCall {
         op,
-        params: Arc::new(WireParams::Query(Vec::new())),
+        params: Arc::new(WireParams::Query(Default::default())),
         credential: Arc::new(Credential::new("id".into(), "secret".into(), None, "bench").unwrap()),
         profile: "default".into(),
         caller: None,

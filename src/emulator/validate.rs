@@ -176,7 +176,10 @@ mod tests {
             "ok"
         );
         assert_eq!(
-            with(&[("PermissionCodes.2", "NOPE")]),
+            with(&[
+                ("PermissionCodes.1", "CHECK_FINANCE_INFO"),
+                ("PermissionCodes.2", "NOPE")
+            ]),
             "invalid PermissionCodes.2"
         );
         assert_eq!(with(&[("RoleCodes.1", "bad code")]), "invalid RoleCodes.1");
