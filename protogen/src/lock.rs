@@ -10,7 +10,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Product;
-use crate::text::{json_name, snake_case};
+use crate::text::snake_case;
+
+/// The key under which protoc compares field names for JSON/camel-case
+/// conflicts: lower case, underscores dropped (`vpc_end_point` == `vpc_endpoint`).
+fn fold(name: &str) -> String {
+    name.chars()
+        .filter(|c| *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
 
 /// The whole lock.
 #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -73,14 +82,22 @@ impl Lock {
             .iter()
             .map(|(k, m)| m.name.clone().unwrap_or_else(|| k.clone()))
             .collect();
+        // The service's name is not available to messages (Tencent vpc has a `Vpc` struct).
+        taken.insert(p.service_name.clone());
         for m in &mut p.messages {
             if let Some(entry) = plock.messages.get(&m.key) {
-                m.name = entry.name.clone().unwrap_or_else(|| m.key.clone());
+                let name = entry.name.clone().unwrap_or_else(|| m.key.clone());
+                if name != p.service_name {
+                    m.name = name;
+                }
             }
         }
         for m in &mut p.messages {
             if !m.name.is_empty() {
                 continue;
+            }
+            if m.suggested_name == p.service_name {
+                m.suggested_name.push_str("Message");
             }
             let mut name = m.suggested_name.clone();
             let mut n = 2;
@@ -125,8 +142,7 @@ impl Lock {
                 .collect();
             let mut names: BTreeSet<String> = BTreeSet::new();
             for s in entry.fields.values().chain(entry.reserved.values()) {
-                names.insert(s.1.clone());
-                names.insert(json_name(&s.1));
+                names.insert(fold(&s.1));
             }
             for f in &mut m.fields {
                 if let Some((num, name)) = entry.fields.get(&f.vendor_name) {
@@ -142,12 +158,11 @@ impl Lock {
                 let base = snake_case(&f.vendor_name);
                 let mut name = base.clone();
                 let mut n = 2;
-                while names.contains(&name) || names.contains(&json_name(&name)) {
+                while names.contains(&fold(&name)) {
                     name = format!("{base}{n}");
                     n += 1;
                 }
-                names.insert(name.clone());
-                names.insert(json_name(&name));
+                names.insert(fold(&name));
                 f.number = number;
                 f.name = name.clone();
                 entry.fields.insert(f.vendor_name.clone(), (number, name));

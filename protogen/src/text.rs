@@ -80,24 +80,6 @@ pub fn pascal_case(name: &str) -> String {
     out
 }
 
-/// The JSON name protoc derives from a field name (`key_2` -> `key2`), used
-/// to keep generated names free of JSON-name conflicts.
-pub fn json_name(field: &str) -> String {
-    let mut out = String::new();
-    let mut upper = false;
-    for c in field.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 static MD_LINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\[([^\]]*)\]\([^)]*\)").unwrap());
 static HTML_TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"</?[A-Za-z][^>]*>").unwrap());
 static TILDE_REF: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"~~[0-9]+~~").unwrap());
@@ -347,12 +329,6 @@ mod tests {
         assert_eq!(snake_case("1st"), "f1st");
         assert_eq!(snake_case("--"), "field");
         assert_eq!(snake_case("x-acs-foo"), "x_acs_foo");
-    }
-
-    #[test]
-    fn json_names_follow_protoc() {
-        assert_eq!(json_name("key_2"), "key2");
-        assert_eq!(json_name("use_oss_size"), "useOssSize");
     }
 
     #[test]
