@@ -224,10 +224,13 @@ fn write_method(out: &mut String, p: &Product, m: &Method) {
 pub fn render(p: &Product) -> String {
     let mut out = String::new();
     for h in &p.header {
-        if h.is_empty() {
+        let lines = wrap(h, WIDTH);
+        if lines.is_empty() {
             out.push_str("//\n");
-        } else {
-            let _ = writeln!(out, "// {h}");
+        }
+        for (i, l) in lines.iter().enumerate() {
+            let indent = if i == 0 { "" } else { "  " };
+            let _ = writeln!(out, "// {indent}{l}");
         }
     }
     out.push_str("syntax = \"proto3\";\n\n");

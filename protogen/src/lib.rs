@@ -240,18 +240,11 @@ impl fmt::Display for Summary {
     }
 }
 
-/// The first letter upper-cased (`dlc` -> `Dlc`), made an identifier.
+/// The service name of a product: its first letter upper-cased, separators
+/// dropped with the next letter upper-cased (`dlc` -> `Dlc`,
+/// `ahas-openapi` -> `AhasOpenapi`, `BssOpenApi` unchanged).
 pub fn upper_first(s: &str) -> String {
-    let id: String = s
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let mut c = id.chars();
-    match c.next() {
-        Some(f) if f.is_ascii_digit() => format!("S{id}"),
-        Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
-        None => "Service".into(),
-    }
+    text::pascal_case(s)
 }
 
 fn read_text(path: &Path) -> Result<String, ProtogenError> {

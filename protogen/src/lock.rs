@@ -155,7 +155,11 @@ impl Lock {
                     number = 20000;
                 }
                 numbers.insert(number);
-                let base = snake_case(&f.vendor_name);
+                let mut base = snake_case(&f.vendor_name);
+                if base == "descriptor" {
+                    // buf's FIELD_NO_DESCRIPTOR: it would shadow the generated accessor.
+                    base = "vendor_descriptor".into();
+                }
                 let mut name = base.clone();
                 let mut n = 2;
                 while names.contains(&fold(&name)) {
