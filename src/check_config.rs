@@ -137,6 +137,24 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
         sv.max_deadline
     );
     auth_report(w, config);
+    let loaded = catalog.loaded_files().len();
+    let _ = writeln!(
+        w,
+        "catalog           {} operations of {} services ({} files loaded from {})",
+        catalog.operations().len(),
+        catalog.services().len(),
+        loaded,
+        if config.proto_dirs.is_empty() {
+            "no --proto-dir".to_string()
+        } else {
+            config
+                .proto_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
     let _ = writeln!(w, "\nproducts");
     for s in catalog.services() {
         let key = &s.rule.endpoint_key;
@@ -182,13 +200,21 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
             .map(String::as_str)
             .filter(|p| *p != DEFAULT_PROFILE),
     );
+    // Every operation while the catalog is small; with thousands loaded,
+    // those with a documented or configured figure, and a count of the rest.
+    let small = catalog.operations().len() <= 64;
+    let mut at_default = 0usize;
     for op in catalog.operations() {
         for profile in &profiles {
             let l = r.limit_for(&op.path, op.rule.documented_qps, profile);
+            if !small && l.source == "default" {
+                at_default += 1;
+                continue;
+            }
             let _ = writeln!(
                 w,
                 "  {:<22} {:<10} {:>7.2}/s  burst {}  ({}{})  key {}",
-                op.action(),
+                op.name,
                 profile,
                 l.qps,
                 l.burst,
@@ -197,6 +223,13 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
                 config.account_key(profile, op.vendor()),
             );
         }
+    }
+    if at_default > 0 {
+        let _ = writeln!(
+            w,
+            "  {at_default} more (operation, profile) pairs at default_qps {}/s",
+            r.default_qps
+        );
     }
     let t = &config.retry;
     let _ = writeln!(

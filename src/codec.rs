@@ -65,8 +65,6 @@ impl Decoder for DynamicDecoder {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Self::Error> {
         DynamicMessage::decode(self.output.clone(), src)
             .map(Some)
-            .map_err(|e| {
-                Status::internal(format!("malformed {}: {e}", self.output.full_name()))
-            })
+            .map_err(|e| Status::internal(format!("malformed {}: {e}", self.output.full_name())))
     }
 }

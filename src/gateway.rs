@@ -431,7 +431,10 @@ impl Gateway {
             // The same token on every retry of this call: the vendor
             // de-duplicates, so an ambiguous failure can be retried.
             if !message.has_field(&token.field) {
-                message.set_field(&token.field, prost_reflect::Value::String(uuid::Uuid::new_v4().to_string()));
+                message.set_field(
+                    &token.field,
+                    prost_reflect::Value::String(uuid::Uuid::new_v4().to_string()),
+                );
             }
         }
         let params = translate::encode_request(&self.catalog, op, &message)
@@ -480,7 +483,9 @@ impl Gateway {
                 host,
                 http_status: reply.http_status,
                 request_id: reply.request_id.clone(),
-                reason: format!("the vendor reported success but its reply does not decode: {reason}"),
+                reason: format!(
+                    "the vendor reported success but its reply does not decode: {reason}"
+                ),
                 outcome: None,
             }
         })

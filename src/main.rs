@@ -1,6 +1,7 @@
 //! The `cloudgate` command: `serve` (the gateway, optionally with the built-in
-//! vendor emulator), `emulator` (the emulator alone) and `loadtest` (drive a
-//! method of any gateway and summarise what came back).
+//! vendor emulator), `emulator` (the emulator alone), `catalog` (what would be
+//! served), `check-config` and `loadtest` (drive a method of any gateway and
+//! summarise what came back).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use cloudgate::catalog::{Catalog, Vendor};
-use cloudgate::config::{Config, LogFormat};
+use cloudgate::config::LogFormat;
 use cloudgate::credentials::{process_env, Credential, CredentialStore};
 use cloudgate::emulator::{self, EmulatorConfig};
 use cloudgate::{app, server};
@@ -43,17 +44,36 @@ enum Command {
         /// Allow listening on a non-loopback address without caller authentication.
         #[arg(long)]
         insecure: bool,
+        /// Also serve every operation described by the .proto files under DIR (repeatable).
+        #[arg(long = "proto-dir", value_name = "DIR")]
+        proto_dirs: Vec<PathBuf>,
     },
     /// Run the vendor emulator alone (demo keys; see README).
     Emulator {
         /// HTTP listen address.
         #[arg(long, default_value = "127.0.0.1:18080")]
         listen: SocketAddr,
+        /// Also emulate every operation described by the .proto files under DIR (repeatable).
+        #[arg(long = "proto-dir", value_name = "DIR")]
+        proto_dirs: Vec<PathBuf>,
     },
     /// Validate a config file and print the effective settings (secrets masked).
     CheckConfig {
         /// The TOML config file.
         file: PathBuf,
+        /// Proto directories loaded on top of the config's `[catalog] proto_dirs`.
+        #[arg(long = "proto-dir", value_name = "DIR")]
+        proto_dirs: Vec<PathBuf>,
+    },
+    /// List every operation the gateway would serve: gRPC path, vendor, product,
+    /// version, documented QPS and its source, mutating, safe to retry.
+    Catalog {
+        /// Proto directories loaded on top of the embedded operations (repeatable).
+        #[arg(long = "proto-dir", value_name = "DIR")]
+        proto_dirs: Vec<PathBuf>,
+        /// One JSON array, an object per operation.
+        #[arg(long)]
+        json: bool,
     },
     /// Drive one gRPC method of a gateway at a target rate and concurrency for a bounded
     /// time, showing progress on stderr, then print a summary.
@@ -129,9 +149,11 @@ async fn main() -> ExitCode {
             listen,
             emulate,
             insecure,
-        } => serve(config, listen, emulate, insecure).await,
-        Command::Emulator { listen } => run_emulator(listen).await,
-        Command::CheckConfig { file } => check_config(&file).await,
+            proto_dirs,
+        } => serve(config, listen, emulate, insecure, &proto_dirs).await,
+        Command::Emulator { listen, proto_dirs } => run_emulator(listen, &proto_dirs).await,
+        Command::CheckConfig { file, proto_dirs } => check_config(&file, &proto_dirs).await,
+        Command::Catalog { proto_dirs, json } => list_catalog(&proto_dirs, json),
         Command::Loadtest(args) => loadtest(args).await,
     };
     match result {
@@ -148,12 +170,11 @@ async fn serve(
     listen: Option<SocketAddr>,
     emulate: bool,
     insecure: bool,
+    proto_dirs: &[PathBuf],
 ) -> Result<(), String> {
-    let catalog = Arc::new(Catalog::load().map_err(|e| e.to_string())?);
-    let mut config = match &config_path {
-        Some(path) => Config::from_file(path, &catalog).map_err(|e| e.to_string())?,
-        None => Config::default_for(&catalog),
-    };
+    let (catalog, mut config) =
+        cloudgate::config::load_with_catalog(config_path.as_deref(), proto_dirs)?;
+    let catalog = Arc::new(catalog);
     if let Some(addr) = listen {
         config.listen = addr;
     }
@@ -262,9 +283,8 @@ async fn serve(
     result.map_err(|e| e.to_string())
 }
 
-async fn check_config(file: &std::path::Path) -> Result<(), String> {
-    let catalog = Catalog::load().map_err(|e| e.to_string())?;
-    let config = Config::from_file(file, &catalog).map_err(|e| e.to_string())?;
+async fn check_config(file: &std::path::Path, proto_dirs: &[PathBuf]) -> Result<(), String> {
+    let (catalog, config) = cloudgate::config::load_with_catalog(Some(file), proto_dirs)?;
     let home = dirs::home_dir();
     let credentials = CredentialStore::from_config(&config, &process_env, home.as_deref());
     credentials.prefetch().await;
@@ -276,8 +296,32 @@ async fn check_config(file: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-async fn run_emulator(listen: SocketAddr) -> Result<(), String> {
-    let catalog = Arc::new(Catalog::load().map_err(|e| e.to_string())?);
+/// The embedded catalog plus `dirs`.
+fn catalog_with(dirs: &[PathBuf]) -> Result<Catalog, String> {
+    if dirs.is_empty() {
+        Catalog::load()
+    } else {
+        Catalog::load_with_dirs(dirs)
+    }
+    .map_err(|e| format!("catalog: {e}"))
+}
+
+fn list_catalog(proto_dirs: &[PathBuf], json: bool) -> Result<(), String> {
+    let catalog = catalog_with(proto_dirs)?;
+    let ops = cloudgate::catalog::listing(&catalog);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&ops).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", cloudgate::catalog::table(&ops));
+    }
+    Ok(())
+}
+
+async fn run_emulator(listen: SocketAddr, proto_dirs: &[PathBuf]) -> Result<(), String> {
+    let catalog = Arc::new(catalog_with(proto_dirs)?);
     let handle = emulator::spawn(listen, EmulatorConfig::demo(), catalog)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -139,11 +139,7 @@ impl MethodMetrics {
         use std::sync::{Arc, OnceLock, RwLock};
         static CACHE: OnceLock<RwLock<HashMap<String, Arc<MethodMetrics>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
-        if let Some(m) = cache
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(method)
-        {
+        if let Some(m) = cache.read().unwrap_or_else(|e| e.into_inner()).get(method) {
             return m.clone();
         }
         let mut w = cache.write().unwrap_or_else(|e| e.into_inner());

@@ -58,13 +58,13 @@ async fn metrics_cover_calls_vendor_attempts_retries_and_the_limiter() {
         r#"cloudgate_calls_total{method="/aliyun.sddp.v20190103.Sddp/DescribeUserStatus",code="ResourceExhausted"} 1"#,
     );
     has(
-        r#"cloudgate_vendor_attempts_total{action="DescribeUserStatus",result="ServiceUnavailable"} 1"#,
+        r#"cloudgate_vendor_attempts_total{operation="Sddp.DescribeUserStatus",result="ServiceUnavailable"} 1"#,
     );
-    has(r#"cloudgate_vendor_attempts_total{action="DescribeUserStatus",result="ok"} 1"#);
+    has(r#"cloudgate_vendor_attempts_total{operation="Sddp.DescribeUserStatus",result="ok"} 1"#);
     has(
-        r#"cloudgate_vendor_errors_total{action="DescribeUserStatus",code="ServiceUnavailable"} 1"#,
+        r#"cloudgate_vendor_errors_total{operation="Sddp.DescribeUserStatus",code="ServiceUnavailable"} 1"#,
     );
-    has(r#"cloudgate_retries_total{action="DescribeUserStatus"} 1"#);
+    has(r#"cloudgate_retries_total{operation="Sddp.DescribeUserStatus"} 1"#);
     has(r#"cloudgate_ratelimit_rejected_total{limit="Sddp.DescribeUserStatus@profile:default"} 1"#);
     has(r#"cloudgate_ratelimit_admitted_total{limit="Sddp.DescribeUserStatus@profile:default"} 2"#);
     has("cloudgate_vendor_request_duration_seconds_bucket{action=\"DescribeUserStatus\",le=\"0.005\"}");

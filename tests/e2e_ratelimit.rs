@@ -292,7 +292,10 @@ async fn shadow_limits_count_but_refuse_nothing() {
         h.sddp().describe_user_status(describe()).await.unwrap();
     }
     let stats = h.gateway.limiter().stats();
-    let k = stats.iter().find(|k| k.key.starts_with(&format!("Sddp.{DESCRIBE}@"))).unwrap();
+    let k = stats
+        .iter()
+        .find(|k| k.key.starts_with(&format!("Sddp.{DESCRIBE}@")))
+        .unwrap();
     assert!(k.shadow);
     assert_eq!(k.admitted, 6);
     assert!(k.shadow_rejected >= 4, "{k:?}");

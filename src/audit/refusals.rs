@@ -45,7 +45,11 @@ pub struct AuditRefusals<S> {
 impl<S> AuditRefusals<S> {
     /// Wraps `inner`; without an audit log it only passes calls through.
     pub fn new(catalog: Arc<Catalog>, log: Option<Arc<AuditLog>>, inner: S) -> Self {
-        Self { inner, catalog, log }
+        Self {
+            inner,
+            catalog,
+            log,
+        }
     }
 }
 

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
 use prost_reflect::{DescriptorPool, FileDescriptor};
-use protox::file::{ChainFileResolver, DescriptorSetFileResolver, GoogleFileResolver, IncludeFileResolver};
+use protox::file::{
+    ChainFileResolver, DescriptorSetFileResolver, GoogleFileResolver, IncludeFileResolver,
+};
 
 use super::CatalogError;
 
@@ -79,7 +81,9 @@ pub(super) fn compile_dirs(
         resolver.add(embedded);
         resolver.add(GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
-        compiler.include_imports(false).include_source_info(true);
+        // Imports too (google/protobuf/struct.proto, ...): files already in
+        // the pool are skipped when the set is added.
+        compiler.include_imports(true).include_source_info(true);
         for file in &files {
             compiler.open_file(file).map_err(|e| describe(dir, &e))?;
         }
@@ -97,14 +101,15 @@ pub(super) fn compile_dirs(
             loaded.push(name.to_string());
         }
         let bytes = compiler.encode_file_descriptor_set();
-        pool.decode_file_descriptor_set(bytes.as_slice()).map_err(|e| {
-            compile_err(
-                e.file()
-                    .map(|f| dir.join(f).display().to_string())
-                    .unwrap_or_else(|| dir.display().to_string()),
-                format!("{e} (a duplicate service or message name?)"),
-            )
-        })?;
+        pool.decode_file_descriptor_set(bytes.as_slice())
+            .map_err(|e| {
+                compile_err(
+                    e.file()
+                        .map(|f| dir.join(f).display().to_string())
+                        .unwrap_or_else(|| dir.display().to_string()),
+                    format!("{e} (a duplicate service or message name?)"),
+                )
+            })?;
     }
     Ok(loaded)
 }

@@ -4,6 +4,7 @@
 //! Nothing here is a hand-written table; adding an operation means adding a
 //! proto method.
 
+mod listing;
 mod load;
 mod spec;
 
@@ -17,6 +18,7 @@ use prost_reflect::{
 };
 
 use crate::pb::cloudgate::v1 as opts;
+pub use listing::{listing, table, OperationSummary};
 pub use opts::{ErrorClass, GrpcCode, Vendor, WireEncoding};
 pub use spec::{is_free_json, MessageSpec, RequestField, Shape};
 
@@ -255,7 +257,10 @@ impl Catalog {
                 return Err(opt_err(at, "service option has no vendor"));
             }
             if rule.endpoint_key.is_empty() || rule.version.is_empty() || rule.product.is_empty() {
-                return Err(opt_err(at, "product, version and endpoint_key are required"));
+                return Err(opt_err(
+                    at,
+                    "product, version and endpoint_key are required",
+                ));
             }
             if rule.host_template.is_empty() {
                 return Err(opt_err(at, "host_template is required"));
@@ -315,9 +320,10 @@ impl Catalog {
                     method: md.name().to_string(),
                     name: format!("{}.{}", service.rule.product, rule.action),
                     path,
-                    deprecated: md.options().get_field_by_name("deprecated").is_some_and(
-                        |v| v.as_bool() == Some(true),
-                    ),
+                    deprecated: md
+                        .options()
+                        .get_field_by_name("deprecated")
+                        .is_some_and(|v| v.as_bool() == Some(true)),
                     rule,
                     input,
                     output: md.output(),

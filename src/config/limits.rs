@@ -190,7 +190,9 @@ fn check_override(
     name: &str,
     catalog: &Catalog,
 ) -> Result<String, ConfigError> {
-    let op = catalog.resolve(name).map_err(|reason| invalid(key, reason))?;
+    let op = catalog
+        .resolve(name)
+        .map_err(|reason| invalid(key, reason))?;
     if let Some(q) = o.qps {
         check_qps(&format!("{key}.qps"), q)?;
         let documented = op.rule.documented_qps;
@@ -250,8 +252,14 @@ pub fn rate_limits(
         for (name, o) in ops {
             let key = format!("ratelimit.profiles.{profile}.{name}");
             let path = check_override(&key, o, name, catalog)?;
-            if profiles.insert((profile.clone(), path.clone()), *o).is_some() {
-                return Err(invalid(key, format!("{path} is limited twice under different names")));
+            if profiles
+                .insert((profile.clone(), path.clone()), *o)
+                .is_some()
+            {
+                return Err(invalid(
+                    key,
+                    format!("{path} is limited twice under different names"),
+                ));
             }
         }
     }
@@ -325,23 +333,45 @@ mod tests {
         )
         .unwrap();
         let r = &c.ratelimit;
-        let l = r.limit_for("/aliyun.sddp.v20190103.Sddp/DescribeUserStatus", 10.0, "default");
+        let l = r.limit_for(
+            "/aliyun.sddp.v20190103.Sddp/DescribeUserStatus",
+            10.0,
+            "default",
+        );
         assert_eq!(
             (l.qps, l.burst, l.shadow, l.source),
             (10.0, 1, false, "documented")
         );
-        let l = r.limit_for("/aliyun.sddp.v20190103.Sddp/DescribeUserStatus", 10.0, "ops");
+        let l = r.limit_for(
+            "/aliyun.sddp.v20190103.Sddp/DescribeUserStatus",
+            10.0,
+            "ops",
+        );
         assert_eq!((l.qps, l.shadow, l.source), (4.0, true, "config"));
         assert_eq!(
-            r.limit_for("/aliyun.cloudsso.v20210515.CloudSSO/UpdateUserStatus", 0.0, "default").qps,
+            r.limit_for(
+                "/aliyun.cloudsso.v20210515.CloudSSO/UpdateUserStatus",
+                0.0,
+                "default"
+            )
+            .qps,
             DEFAULT_UNDOCUMENTED_QPS
         );
         assert_eq!(
-            r.limit_for("/aliyun.bssopenapi.v20171214.BssOpenApi/SetResellerUserStatus", 0.0, "default").qps,
+            r.limit_for(
+                "/aliyun.bssopenapi.v20171214.BssOpenApi/SetResellerUserStatus",
+                0.0,
+                "default"
+            )
+            .qps,
             2.0
         );
         let c = parse("").unwrap();
-        let l = c.ratelimit.limit_for("/tencentcloud.dlc.v20210125.Dlc/ModifyUserType", 20.0, "default");
+        let l = c.ratelimit.limit_for(
+            "/tencentcloud.dlc.v20210125.Dlc/ModifyUserType",
+            20.0,
+            "default",
+        );
         assert!((l.qps - 19.8).abs() < 1e-9, "default 1% margin: {}", l.qps);
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -112,6 +112,20 @@ pub struct FileConfig {
     /// The audit log of mutating calls.
     #[serde(default)]
     pub audit: AuditSection,
+    /// Proto files loaded at start-up.
+    #[serde(default)]
+    pub catalog: CatalogSection,
+}
+
+/// `[catalog]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSection {
+    /// Directories whose `.proto` files (with `cloudgate.v1` options) are
+    /// compiled at start-up and served next to the embedded operations;
+    /// relative to the config file.
+    #[serde(default)]
+    pub proto_dirs: Vec<PathBuf>,
 }
 
 /// `[admin]`.
@@ -293,6 +307,8 @@ pub struct HttpSettings {
 pub struct Config {
     /// gRPC listen address.
     pub listen: SocketAddr,
+    /// Proto directories loaded at start-up (config and command line).
+    pub proto_dirs: Vec<PathBuf>,
     /// Endpoint overrides by endpoint key.
     pub endpoints: HashMap<String, Url>,
     /// Default regions by endpoint key.
@@ -336,6 +352,58 @@ pub fn valid_region(region: &str) -> bool {
                 && p.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
+}
+
+/// The catalog (embedded operations plus every proto directory named by the
+/// config's `[catalog] proto_dirs` and by `extra_dirs`) and the config
+/// validated against it. Without a file: the defaults.
+pub fn load_with_catalog(
+    path: Option<&Path>,
+    extra_dirs: &[PathBuf],
+) -> Result<(Catalog, Config), String> {
+    let (file, base) = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| {
+                ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                }
+                .to_string()
+            })?;
+            let file: FileConfig = toml::from_str(&text).map_err(|e| {
+                ConfigError::Parse {
+                    path: path.display().to_string(),
+                    message: e.to_string().trim_end().to_string(),
+                }
+                .to_string()
+            })?;
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (file, base)
+        }
+        None => (FileConfig::default(), PathBuf::new()),
+    };
+    let mut dirs: Vec<PathBuf> = file
+        .catalog
+        .proto_dirs
+        .iter()
+        .map(|d| {
+            if d.is_absolute() {
+                d.clone()
+            } else {
+                base.join(d)
+            }
+        })
+        .collect();
+    dirs.extend(extra_dirs.iter().cloned());
+    let catalog = if dirs.is_empty() {
+        Catalog::load()
+    } else {
+        Catalog::load_with_dirs(&dirs)
+    }
+    .map_err(|e| format!("catalog: {e}"))?;
+    let mut config = Config::validate(file, &catalog).map_err(|e| e.to_string())?;
+    config.proto_dirs = dirs;
+    Ok((catalog, config))
 }
 
 impl Config {
@@ -501,6 +569,7 @@ impl Config {
         };
         let audit = audit::audit(&file.audit)?;
         Ok(Self {
+            proto_dirs: Vec::new(),
             listen,
             endpoints,
             regions,

@@ -303,6 +303,11 @@ impl EmulatorHandle {
         self.emulator.clear_faults();
     }
 
+    /// The calls of one operation (`Action` or `Product.Action`), oldest first.
+    pub fn calls_of(&self, operation: &str) -> Vec<ReceivedCall> {
+        self.emulator.calls_of(operation)
+    }
+
     /// Every recorded call, oldest first.
     pub fn calls(&self) -> Vec<ReceivedCall> {
         self.emulator.calls()

@@ -123,11 +123,21 @@ mod tests {
         assert_eq!(code(check(&c, op, &q(&good), None)), "ok");
         assert_eq!(code(check(&c, op, &q(&good[1..]), None)), "missing OwnerId");
         assert_eq!(
-            code(check(&c, op, &q(&[("OwnerId", ""), good[1], good[2]]), None)),
+            code(check(
+                &c,
+                op,
+                &q(&[("OwnerId", ""), good[1], good[2]]),
+                None
+            )),
             "missing OwnerId"
         );
         assert_eq!(
-            code(check(&c, op, &q(&[("OwnerId", "12a"), good[1], good[2]]), None)),
+            code(check(
+                &c,
+                op,
+                &q(&[("OwnerId", "12a"), good[1], good[2]]),
+                None
+            )),
             "invalid OwnerId"
         );
         assert_eq!(
@@ -141,7 +151,10 @@ mod tests {
         );
         let mut with_stop = good.to_vec();
         with_stop.push(("StopMode", "2"));
-        assert_eq!(code(check(&c, op, &q(&with_stop), None)), "invalid StopMode");
+        assert_eq!(
+            code(check(&c, op, &q(&with_stop), None)),
+            "invalid StopMode"
+        );
         with_stop.pop();
         with_stop.push(("Unrelated", "x"));
         assert_eq!(

@@ -158,12 +158,12 @@ impl Forwarder {
     }
 }
 
-fn record_attempt(action: &str, took: Duration, result: &Result<VendorReply, GatewayError>) {
+fn record_attempt(operation: &str, took: Duration, result: &Result<VendorReply, GatewayError>) {
     use crate::metrics as m;
     let outcome = match result {
         Ok(_) => "ok".to_string(),
         Err(GatewayError::Vendor(f)) => {
-            metrics::counter!(m::VENDOR_ERRORS, "action" => action.to_string(), "code" => f.detail.code.clone())
+            metrics::counter!(m::VENDOR_ERRORS, "operation" => operation.to_string(), "code" => f.detail.code.clone())
                 .increment(1);
             f.detail.code.clone()
         }
@@ -172,9 +172,9 @@ fn record_attempt(action: &str, took: Duration, result: &Result<VendorReply, Gat
         Err(GatewayError::DeadlineExceeded { .. }) => "deadline_exceeded".into(),
         Err(_) => "not_sent".into(),
     };
-    metrics::counter!(m::VENDOR_ATTEMPTS, "action" => action.to_string(), "result" => outcome)
+    metrics::counter!(m::VENDOR_ATTEMPTS, "operation" => operation.to_string(), "result" => outcome)
         .increment(1);
-    metrics::histogram!(m::VENDOR_DURATION, "action" => action.to_string())
+    metrics::histogram!(m::VENDOR_DURATION, "operation" => operation.to_string())
         .record(took.as_secs_f64());
 }
 
@@ -201,10 +201,10 @@ impl tower::Service<VendorCall> for Forwarder {
     fn call(&mut self, call: VendorCall) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let action = call.op.action().to_string();
+            let op = call.op.clone();
             let started = std::time::Instant::now();
             let result = this.send(call).await;
-            record_attempt(&action, started.elapsed(), &result);
+            record_attempt(&op.name, started.elapsed(), &result);
             result
         })
     }

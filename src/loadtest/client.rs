@@ -12,9 +12,9 @@ use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
 
-use crate::codec::DynamicCodec;
 use super::tally::CallOutcome;
 use super::{error_chain, LoadTestError};
+use crate::codec::DynamicCodec;
 
 /// Parses `data` as the proto3 JSON form of a `message`; the whole text must be one
 /// JSON value. Errors name the message type and the problem (unknown field, wrong type,

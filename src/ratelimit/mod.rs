@@ -395,10 +395,16 @@ mod tests {
         let (l, catalog) = limiter(&limits, "[ratelimit]\nmax_wait_ms = 20");
         let noisy = call(&catalog, "SetResellerUserStatus", Some("noisy"));
         let shared = l.admit(&noisy).await.unwrap();
-        assert_eq!(shared.id, "BssOpenApi.SetResellerUserStatus@profile:default");
+        assert_eq!(
+            shared.id,
+            "BssOpenApi.SetResellerUserStatus@profile:default"
+        );
         match l.admit(&noisy).await {
             Err(GatewayError::RateLimited { limit_key, qps, .. }) => {
-                assert_eq!(limit_key, "BssOpenApi.SetResellerUserStatus@profile:default#noisy");
+                assert_eq!(
+                    limit_key,
+                    "BssOpenApi.SetResellerUserStatus@profile:default#noisy"
+                );
                 assert_eq!(qps, 1.0);
             }
             other => panic!(
@@ -411,7 +417,10 @@ mod tests {
         let quiet = call(&catalog, "SetResellerUserStatus", Some("quiet"));
         match l.admit(&quiet).await {
             Err(GatewayError::RateLimited { limit_key, .. }) => {
-                assert_eq!(limit_key, "BssOpenApi.SetResellerUserStatus@profile:default");
+                assert_eq!(
+                    limit_key,
+                    "BssOpenApi.SetResellerUserStatus@profile:default"
+                );
             }
             other => panic!(
                 "expected a refusal by the shared key: {:?}",

@@ -85,7 +85,7 @@ impl tower::retry::Policy<VendorCall, VendorReply, GatewayError> for RetryPolicy
             return None;
         }
         if !self.budget.withdraw() {
-            metrics::counter!(crate::metrics::RETRY_BUDGET_EXHAUSTED, "action" => call.op.action().to_string())
+            metrics::counter!(crate::metrics::RETRY_BUDGET_EXHAUSTED, "operation" => call.op.name.clone())
                 .increment(1);
             tracing::warn!(
                 action = call.op.action(),
@@ -93,7 +93,7 @@ impl tower::retry::Policy<VendorCall, VendorReply, GatewayError> for RetryPolicy
             );
             return None;
         }
-        metrics::counter!(crate::metrics::RETRIES, "action" => call.op.action().to_string())
+        metrics::counter!(crate::metrics::RETRIES, "operation" => call.op.name.clone())
             .increment(1);
         tracing::info!(
             action = call.op.action(),

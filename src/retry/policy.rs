@@ -17,7 +17,9 @@ pub enum Verdict {
 
 /// Decides whether a failed attempt of `op` may be repeated.
 pub fn verdict(op: &Operation, err: &GatewayError) -> Verdict {
-    let safe = op.rule.safe_to_retry;
+    // An idempotency token (the same one on every attempt) lets the vendor
+    // de-duplicate, so an ambiguous failure can be retried.
+    let safe = op.rule.safe_to_retry || op.idempotency_token().is_some();
     let if_safe = if safe {
         Verdict::Retry(None)
     } else {

@@ -115,9 +115,10 @@ pub async fn serve(
     }
     // Health and reflection by name; every other path goes to the catalog's
     // dispatch (an unknown one is answered UNIMPLEMENTED there).
-    let routes = tonic::service::Routes::new(InterceptedService::new(health_service, guard.clone()))
-        .add_service(InterceptedService::new(reflection_v1, guard.clone()))
-        .add_service(InterceptedService::new(reflection_v1alpha, guard));
+    let routes =
+        tonic::service::Routes::new(InterceptedService::new(health_service, guard.clone()))
+            .add_service(InterceptedService::new(reflection_v1, guard.clone()))
+            .add_service(InterceptedService::new(reflection_v1alpha, guard));
     let vendor = AuditRefusals::new(
         gateway.catalog().clone(),
         gateway.audit_log().cloned(),
@@ -126,8 +127,8 @@ pub async fn serve(
     let vendor = tower::ServiceExt::map_request(vendor, |req: http::Request<axum::body::Body>| {
         req.map(tonic::body::Body::new)
     });
-    let routes = tonic::service::Routes::from(routes.into_axum_router().fallback_service(vendor))
-        .prepare();
+    let routes =
+        tonic::service::Routes::from(routes.into_axum_router().fallback_service(vendor)).prepare();
     let router = builder
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))

@@ -53,7 +53,9 @@ pub fn value_to_json(catalog: &Catalog, v: &Value) -> Json {
         Value::String(s) => Json::String(s.clone()),
         Value::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
         Value::EnumNumber(n) => (*n).into(),
-        Value::List(items) => Json::Array(items.iter().map(|i| value_to_json(catalog, i)).collect()),
+        Value::List(items) => {
+            Json::Array(items.iter().map(|i| value_to_json(catalog, i)).collect())
+        }
         Value::Map(m) => {
             let mut entries: Vec<(String, Json)> = m
                 .iter()
@@ -229,7 +231,15 @@ fn field_value(
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| scalar_or_message(catalog, &field.kind(), item, mode, &join(at, &i.to_string())))
+                .map(|(i, item)| {
+                    scalar_or_message(
+                        catalog,
+                        &field.kind(),
+                        item,
+                        mode,
+                        &join(at, &i.to_string()),
+                    )
+                })
                 .collect::<Result<_, _>>()?,
         ));
     }
@@ -300,9 +310,7 @@ pub fn scalar_or_message(
                 Value::Bool(n.as_i64() == Some(1))
             }
             Json::String(s) if lenient && matches!(s.as_str(), "true" | "1") => Value::Bool(true),
-            Json::String(s) if lenient && matches!(s.as_str(), "false" | "0") => {
-                Value::Bool(false)
-            }
+            Json::String(s) if lenient && matches!(s.as_str(), "false" | "0") => Value::Bool(false),
             _ => return Err(wrong()),
         },
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
@@ -324,10 +332,9 @@ pub fn scalar_or_message(
         Kind::Double | Kind::Float => {
             let f = match v {
                 Json::Number(n) => n.as_f64().ok_or_else(wrong)?,
-                Json::String(s) if lenient => s
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid(format!("{:?} is not a number", crate::error::quote(s))))?,
+                Json::String(s) if lenient => s.trim().parse().map_err(|_| {
+                    invalid(format!("{:?} is not a number", crate::error::quote(s)))
+                })?,
                 _ => return Err(wrong()),
             };
             if *kind == Kind::Float {
@@ -348,7 +355,9 @@ pub fn scalar_or_message(
         Kind::Enum(e) => match v {
             Json::String(s) => Value::EnumNumber(
                 e.get_value_by_name(s)
-                    .ok_or_else(|| invalid(format!("{:?} is not a known value", crate::error::quote(s))))?
+                    .ok_or_else(|| {
+                        invalid(format!("{:?} is not a known value", crate::error::quote(s)))
+                    })?
                     .number(),
             ),
             Json::Number(n) => Value::EnumNumber(
@@ -359,8 +368,7 @@ pub fn scalar_or_message(
             _ => return Err(wrong()),
         },
         Kind::Message(m) if is_free_json(m) => Value::Message(
-            DynamicMessage::deserialize(m.clone(), v)
-                .map_err(|e| invalid(e.to_string()))?,
+            DynamicMessage::deserialize(m.clone(), v).map_err(|e| invalid(e.to_string()))?,
         ),
         Kind::Message(m) => Value::Message(json_to_message(catalog, m, v, mode, at)?),
     })

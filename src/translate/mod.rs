@@ -43,7 +43,10 @@ pub fn encode_request(
 ) -> Result<WireParams, Vec<FieldViolation>> {
     let violations = validate(catalog, msg);
     if !violations.is_empty() {
-        return Err(violations.iter().map(Violation::to_field_violation).collect());
+        return Err(violations
+            .iter()
+            .map(Violation::to_field_violation)
+            .collect());
     }
     Ok(encode_valid(catalog, op, msg))
 }

@@ -296,7 +296,12 @@ fn decode_field(
     one(catalog, &f.field.kind(), node, at)
 }
 
-fn one(catalog: &Catalog, kind: &Kind, node: &Node, at: &str) -> Result<Option<Value>, DecodeError> {
+fn one(
+    catalog: &Catalog,
+    kind: &Kind,
+    node: &Node,
+    at: &str,
+) -> Result<Option<Value>, DecodeError> {
     match kind {
         Kind::Message(m) if crate::catalog::is_free_json(m) => {
             let json = node.to_json();
@@ -366,5 +371,7 @@ pub fn is_flattened(f: &RequestField) -> bool {
     !matches!(
         f.rule.encoding(),
         WireEncoding::QueryJson | WireEncoding::QuerySimple
-    ) && (f.field.is_list() || f.field.is_map() || matches!(f.shape, Shape::Message(_) | Shape::FreeJson))
+    ) && (f.field.is_list()
+        || f.field.is_map()
+        || matches!(f.shape, Shape::Message(_) | Shape::FreeJson))
 }

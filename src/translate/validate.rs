@@ -84,9 +84,13 @@ impl Walk<'_> {
                 field: f,
             };
             let present = if f.field.is_list() {
-                msg.get_field(&f.field).as_list().is_some_and(|l| !l.is_empty())
+                msg.get_field(&f.field)
+                    .as_list()
+                    .is_some_and(|l| !l.is_empty())
             } else if f.field.is_map() {
-                msg.get_field(&f.field).as_map().is_some_and(|m| !m.is_empty())
+                msg.get_field(&f.field)
+                    .as_map()
+                    .is_some_and(|m| !m.is_empty())
             } else {
                 msg.has_field(&f.field)
             };
@@ -141,7 +145,12 @@ impl Walk<'_> {
                 return;
             }
             if bad_control(s) {
-                self.push(at, text, false, "must not contain control characters".into());
+                self.push(
+                    at,
+                    text,
+                    false,
+                    "must not contain control characters".into(),
+                );
                 return;
             }
             let chars = s.chars().count();

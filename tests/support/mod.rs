@@ -156,8 +156,12 @@ fn key(vendor: Vendor, id: &str, secret: &str, token: Option<&str>) -> EmulatorK
 
 /// An emulator that knows the test keys.
 pub async fn spawn_emulator() -> EmulatorHandle {
+    spawn_emulator_with(Arc::new(Catalog::load().unwrap())).await
+}
+
+/// An emulator of `catalog`'s operations that knows the test keys.
+pub async fn spawn_emulator_with(catalog: Arc<Catalog>) -> EmulatorHandle {
     trace_init();
-    let catalog = Arc::new(Catalog::load().unwrap());
     let emu_config = EmulatorConfig {
         keys: vec![
             key(Vendor::Alibaba, ALI_ID, ALI_SECRET, None),
@@ -197,8 +201,18 @@ impl GatewayProc {
         extra_toml: &str,
         client_tls: Option<tonic::transport::ClientTlsConfig>,
     ) -> Self {
-        trace_init();
         let catalog = Arc::new(Catalog::load().unwrap());
+        Self::start_full(emulator_base, extra_toml, client_tls, catalog).await
+    }
+
+    /// As `start_with`, serving `catalog` (e.g. with `--proto-dir` files).
+    pub async fn start_full(
+        emulator_base: &str,
+        extra_toml: &str,
+        client_tls: Option<tonic::transport::ClientTlsConfig>,
+        catalog: Arc<Catalog>,
+    ) -> Self {
+        trace_init();
         let mut toml = String::from("[endpoints]\n");
         for k in catalog.endpoint_keys() {
             toml.push_str(&format!("{k} = \"{emulator_base}\"\n"));
