@@ -652,3 +652,45 @@ fn serve_emulate_serves_loaded_operations_at_once() {
         json!(["g-1", "g-2"])
     );
 }
+
+#[tokio::test]
+async fn loadtest_drives_loaded_operations_and_the_health_baseline_through_reflection() {
+    use cloudgate::loadtest::{run, LoadTestOptions};
+    let h = start("").await;
+    let opts = |method: &str, data: &str| LoadTestOptions {
+        addr: format!("http://{}", h.gateway.addr),
+        method: method.into(),
+        data: data.into(),
+        rate: 4.0,
+        concurrency: 2,
+        duration: std::time::Duration::from_millis(600),
+        ..LoadTestOptions::default()
+    };
+    // Not in the embedded catalog: found through the gateway's reflection.
+    let report = run(
+        opts(
+            "tencentcloud.gadget.v20230315.Gadget/DescribeRegions",
+            r#"{"product":"cvm"}"#,
+        ),
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(report.sent > 0 && report.ok == report.sent, "{report}");
+    let report = run(opts("grpc.health.v1.Health/Check", "{}"), |_| {})
+        .await
+        .unwrap();
+    assert!(report.sent > 0 && report.ok == report.sent, "{report}");
+    // A field the loaded request type does not have is refused before any call.
+    let err = run(
+        opts(
+            "tencentcloud.gadget.v20230315.Gadget/DescribeRegions",
+            r#"{"nope":1}"#,
+        ),
+        |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+    h.stop().await;
+}

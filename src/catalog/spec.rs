@@ -204,10 +204,9 @@ fn check_rule(
     top_level: bool,
 ) -> Result<(), CatalogError> {
     let err = |reason: String| Err(opt_err(at, reason));
-    if matches!(field.kind(), Kind::Message(_)) || field.is_map() {
-        if !rule.allowed_values.is_empty() || !rule.pattern.is_empty() {
-            return err("allowed_values and pattern apply to scalar fields, not messages".into());
-        }
+    let message = matches!(field.kind(), Kind::Message(_)) || field.is_map();
+    if message && (!rule.allowed_values.is_empty() || !rule.pattern.is_empty()) {
+        return err("allowed_values and pattern apply to scalar fields, not messages".into());
     }
     if rule.min_value != 0 && rule.max_value != 0 && rule.min_value > rule.max_value {
         return err(format!(
@@ -272,7 +271,7 @@ fn check_rule(
             }
         }
     }
-    if rule.idempotency_token && !(field.kind() == Kind::String && !list) {
+    if rule.idempotency_token && (list || field.kind() != Kind::String) {
         return err("idempotency_token needs a string field".into());
     }
     Ok(())

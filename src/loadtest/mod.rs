@@ -26,6 +26,7 @@ mod client;
 pub mod duration;
 pub mod emulator_stats;
 pub mod method;
+mod reflect;
 pub mod report;
 mod runner;
 pub mod schedule;
@@ -245,7 +246,32 @@ where
 {
     opts.validate()?;
     let catalog = Catalog::load()?;
-    let method = method::resolve(catalog.pool(), &opts.method)?;
+    let name = MethodName::parse(&opts.method)?;
+    let target = client::normalize_addr(&opts.addr);
+    let channel = client::connect(&target, opts.timeout).await?;
+    // The target's own description (reflection) first, so any method it
+    // serves can be driven; the embedded catalog when reflection is closed.
+    let method = match reflect::service_pool(channel.clone(), &name.service).await {
+        Ok(pool) => match method::resolve(&pool, &opts.method) {
+            Err(MethodError::Unknown { input, known }) => {
+                // Name the methods of both descriptions.
+                method::resolve(catalog.pool(), &opts.method).map_err(|e| match e {
+                    MethodError::Unknown { known: more, .. } => {
+                        let mut all: Vec<String> = known.into_iter().chain(more).collect();
+                        all.sort();
+                        all.dedup();
+                        MethodError::Unknown { input, known: all }
+                    }
+                    other => other,
+                })?
+            }
+            other => other?,
+        },
+        Err(why) => {
+            tracing::debug!(%why, "no reflection; resolving in the embedded catalog");
+            method::resolve(catalog.pool(), &opts.method)?
+        }
+    };
     let request = parse_request(&method.input(), &opts.data)?;
     let metadata = build_metadata(&opts.headers)?;
     let emulator = opts
@@ -260,8 +286,6 @@ where
         .map(|op| op.rule.documented_qps)
         .filter(|q| *q > 0.0);
 
-    let target = client::normalize_addr(&opts.addr);
-    let channel = client::connect(&target, opts.timeout).await?;
     let baseline = match &emulator {
         Some(e) if opts.emulator_reset => {
             e.reset().await?;
