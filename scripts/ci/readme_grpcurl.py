@@ -19,6 +19,9 @@ README.md is the source of truth:
         grpcurl must fail and print exactly that block;
       - any other call: exit 0 and a JSON object, with a non-empty `requestId`
         (vendor methods) or `"status": "SERVING"` (health);
+  * grpcurl commands in a block that also holds a `cloudgate serve ...` line
+    (e.g. `cloudgate serve --emulate --proto-dir tests/protos`) run against a
+    second gateway started with that line's arguments;
   * also `describe` of every service in proto/ (beyond the README's one).
 Fails loudly (exit 1) on any mismatch, printing the command and its output.
 """
@@ -270,11 +273,15 @@ def main() -> int:
     blocks = code_blocks(README.read_text())
     services = proto_services()
 
-    examples = []  # (heading, command, shown output or None)
+    examples = []  # (heading, command, shown output or None, gateway args or None)
     for b in blocks:
         if b["lang"] not in ("sh", "bash", "shell"):
             continue
         cmds = commands(b["body"])
+        own = None  # a block that starts its own gateway
+        for cmd in cmds:
+            if cmd.startswith("cloudgate serve "):
+                own = tuple(shlex.split(cmd, comments=True)[1:])
         for j, cmd in enumerate(cmds):
             if cmd.startswith("grpcurl ") and "-plaintext" not in cmd.split():
                 # TLS / mTLS examples need certificates and an [auth] config;
@@ -283,23 +290,37 @@ def main() -> int:
                 continue
             if cmd.startswith("grpcurl "):
                 shown = b.get("shown_output") if j == len(cmds) - 1 else None
-                examples.append((b["heading"], cmd, shown))
+                examples.append((b["heading"], cmd, shown, own))
     in_section = [e for e in examples if e[0] == GRPCURL_SECTION]
     if not in_section:
         fail(f'README.md: no grpcurl commands in the section "{GRPCURL_SECTION}"')
     verbs = [verb_of(shlex.split(c.replace("127.0.0.1:50051", "127.0.0.1:1").replace("localhost:50051", "127.0.0.1:1")))
-             for _, c, _ in examples]
+             for _, c, _, _ in examples]
     if not any(v[:1] == ["list"] for v in verbs) or not any(v[:1] == ["describe"] for v in verbs):
         fail("README.md: the grpcurl examples should include `list` and `describe`")
-    if not any(s is not None for _, _, s in examples):
+    if not any(s is not None for _, _, s, _ in examples):
         fail("README.md: no grpcurl example shows its (error) output")
 
     proc, addr, log = start_gateway(binary, blocks)
     try:
         print(f"{len(examples)} grpcurl examples in README.md, gateway at {addr}")
-        for heading, cmd, shown in examples:
+        for heading, cmd, shown, own in examples:
+            if own is not None:
+                continue
             argv, p = run_grpcurl(cmd, grpcurl, addr)
             print(f"  ok  [{heading}] {check(cmd, argv, p, shown, services)}")
+        for own in sorted({e[3] for e in examples if e[3] is not None}):
+            other, other_addr, other_log, _ = launch(binary, list(own))
+            try:
+                for heading, cmd, shown, args in examples:
+                    if args == own:
+                        argv, p = run_grpcurl(cmd, grpcurl, other_addr)
+                        print(f"  ok  [{heading}] ({' '.join(own)}) {check(cmd, argv, p, shown, services)}")
+            finally:
+                other.terminate()
+                other.wait(timeout=15)
+                other_log.seek(0)
+                keep_for_scan("grpcurl-gateway-" + str(abs(hash(own))) + ".log", other_log.read())
         for name in services:
             cmd = f"grpcurl -plaintext 127.0.0.1:50051 describe {name}"
             argv, p = run_grpcurl(cmd, grpcurl, addr)
