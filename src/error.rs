@@ -488,6 +488,20 @@ impl From<GatewayError> for tonic::Status {
 }
 
 /// Maps a catalog `GrpcCode` to tonic's.
+/// The gRPC code of a vendor error class (when the catalog names no code).
+pub fn code_for_class(class: ErrorClass) -> Code {
+    match class {
+        ErrorClass::InvalidRequest => Code::InvalidArgument,
+        ErrorClass::Auth => Code::PermissionDenied,
+        ErrorClass::NotFound => Code::NotFound,
+        ErrorClass::Throttled => Code::ResourceExhausted,
+        ErrorClass::Transient | ErrorClass::Unknown => Code::Unavailable,
+        ErrorClass::State => Code::FailedPrecondition,
+        ErrorClass::Unspecified => Code::Unknown,
+    }
+}
+
+/// The gRPC code the catalog names.
 pub fn grpc_code(code: crate::catalog::GrpcCode) -> Code {
     Code::from_i32(code as i32)
 }

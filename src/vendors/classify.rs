@@ -4,7 +4,7 @@
 use tonic::Code;
 
 use crate::catalog::{Catalog, ErrorClass, GrpcCode, Operation};
-use crate::error::grpc_code;
+use crate::error::{code_for_class, grpc_code};
 
 /// The gRPC code and class of a vendor error.
 pub fn classify(
@@ -16,7 +16,7 @@ pub fn classify(
     if let Some(e) = catalog.error(op, code) {
         let class = e.class();
         let grpc = match e.grpc_code() {
-            GrpcCode::Unspecified => by_class(class),
+            GrpcCode::Unspecified => code_for_class(class),
             c => grpc_code(c),
         };
         return (grpc, class);
@@ -42,19 +42,7 @@ pub fn classify(
     } else {
         ErrorClass::Unspecified
     };
-    (by_class(class), class)
-}
-
-fn by_class(class: ErrorClass) -> Code {
-    match class {
-        ErrorClass::InvalidRequest => Code::InvalidArgument,
-        ErrorClass::Auth => Code::PermissionDenied,
-        ErrorClass::NotFound => Code::NotFound,
-        ErrorClass::Throttled => Code::ResourceExhausted,
-        ErrorClass::Transient | ErrorClass::Unknown => Code::Unavailable,
-        ErrorClass::State => Code::FailedPrecondition,
-        ErrorClass::Unspecified => Code::Unknown,
-    }
+    (code_for_class(class), class)
 }
 
 #[cfg(test)]
