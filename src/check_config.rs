@@ -157,18 +157,15 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
     );
     let _ = writeln!(w, "\nproducts");
     for s in catalog.services() {
-        let key = &s.rule.endpoint_key;
-        let region = config
-            .regions
-            .get(key)
+        let region = s
+            .configured(&config.regions)
             .cloned()
             .unwrap_or_else(|| s.rule.default_region.clone());
-        let endpoint = config
-            .endpoints
-            .get(key)
+        let endpoint = s
+            .configured(&config.endpoints)
             .map(|u| format!("{u} (override)"))
             .unwrap_or_else(|| format!("https://{}/", s.host_for(&region)));
-        let _ = writeln!(w, "  {key:<11} {endpoint}  region {region}");
+        let _ = writeln!(w, "  {:<22} {endpoint}  region {region}", s.qualified_key());
     }
 
     let _ = writeln!(w, "\ncredentials");

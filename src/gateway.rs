@@ -226,11 +226,9 @@ impl Gateway {
                 DEFAULT_PROFILE.to_string()
             }
         };
-        let key = &op.service.rule.endpoint_key;
-        let configured = self
-            .config
-            .regions
-            .get(key)
+        let configured = op
+            .service
+            .configured(&self.config.regions)
             .cloned()
             .unwrap_or_else(|| op.service.rule.default_region.clone());
         let region = match metadata_text(meta, REGION_HEADER) {
@@ -278,7 +276,7 @@ impl Gateway {
 
     fn target(&self, op: &Operation, region: &str) -> Result<Target, GatewayError> {
         let key = &op.service.rule.endpoint_key;
-        let base = match self.config.endpoints.get(key) {
+        let base = match op.service.configured(&self.config.endpoints) {
             Some(url) => url.clone(),
             None => {
                 let host = op.service.host_for(region);

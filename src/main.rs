@@ -75,6 +75,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Generate cloudgate protos from a vendor's published API metadata (Tencent
+    /// api.json, Alibaba api-docs.json); serve them with --proto-dir.
+    Protogen(cloudgate_protogen::Args),
     /// Drive one gRPC method of a gateway at a target rate and concurrency for a bounded
     /// time, showing progress on stderr, then print a summary.
     Loadtest(LoadtestArgs),
@@ -154,6 +157,9 @@ async fn main() -> ExitCode {
         Command::Emulator { listen, proto_dirs } => run_emulator(listen, &proto_dirs).await,
         Command::CheckConfig { file, proto_dirs } => check_config(&file, &proto_dirs).await,
         Command::Catalog { proto_dirs, json } => list_catalog(&proto_dirs, json),
+        Command::Protogen(args) => cloudgate_protogen::run(&args)
+            .map(|summary| print!("{summary}"))
+            .map_err(|e| e.to_string()),
         Command::Loadtest(args) => loadtest(args).await,
     };
     match result {

@@ -67,7 +67,7 @@ async fn metrics_cover_calls_vendor_attempts_retries_and_the_limiter() {
     has(r#"cloudgate_retries_total{operation="Sddp.DescribeUserStatus"} 1"#);
     has(r#"cloudgate_ratelimit_rejected_total{limit="Sddp.DescribeUserStatus@profile:default"} 1"#);
     has(r#"cloudgate_ratelimit_admitted_total{limit="Sddp.DescribeUserStatus@profile:default"} 2"#);
-    has("cloudgate_vendor_request_duration_seconds_bucket{action=\"DescribeUserStatus\",le=\"0.005\"}");
+    has("cloudgate_vendor_request_duration_seconds_bucket{operation=\"Sddp.DescribeUserStatus\",le=\"0.005\"}");
     has("cloudgate_call_duration_seconds_count");
     has("cloudgate_ratelimit_wait_seconds");
     has(r#"cloudgate_calls_in_flight{method="/aliyun.sddp.v20190103.Sddp/DescribeUserStatus"} 0"#);

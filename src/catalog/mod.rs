@@ -82,6 +82,27 @@ impl Service {
         self.rule.vendor()
     }
 
+    /// `aliyun-<key>` / `tencentcloud-<key>`: the endpoint key of this
+    /// vendor's product alone (a bare TOML key, unlike a dotted one).
+    pub fn qualified_key(&self) -> String {
+        let prefix = match self.vendor() {
+            Vendor::Tencent => "tencentcloud",
+            _ => "aliyun",
+        };
+        format!("{prefix}-{}", self.rule.endpoint_key)
+    }
+
+    /// The config value for this service in a table keyed by endpoint key
+    /// (`[endpoints]`, `[regions]`): the vendor-qualified key first.
+    pub fn configured<'a, V>(
+        &self,
+        table: &'a std::collections::HashMap<String, V>,
+    ) -> Option<&'a V> {
+        table
+            .get(&self.qualified_key())
+            .or_else(|| table.get(&self.rule.endpoint_key))
+    }
+
     /// The documented host for a region (before any `[endpoints]` override).
     pub fn host_for(&self, region: &str) -> String {
         self.rule
@@ -450,12 +471,15 @@ impl Catalog {
         })
     }
 
-    /// The endpoint keys of all services (the keys `[endpoints]` accepts).
-    pub fn endpoint_keys(&self) -> Vec<&str> {
-        let mut keys: Vec<&str> = self
+    /// The endpoint keys of all services (the keys `[endpoints]` and
+    /// `[regions]` accept): the product key (`vpc`), which applies to every
+    /// vendor's product of that key, and the vendor-qualified form
+    /// (`aliyun-vpc`, `tencentcloud-vpc`) for one vendor's.
+    pub fn endpoint_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
             .services
             .iter()
-            .map(|s| s.rule.endpoint_key.as_str())
+            .flat_map(|s| [s.rule.endpoint_key.clone(), s.qualified_key()])
             .collect();
         keys.sort_unstable();
         keys.dedup();
@@ -511,24 +535,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn loads_all_five_operations_from_the_options() {
+    fn loads_all_five_seed_operations_from_the_options() {
         let c = Catalog::load().unwrap();
-        let mut actions: Vec<_> = c
-            .operations()
-            .iter()
-            .map(|o| o.action().to_string())
-            .collect();
-        actions.sort();
-        assert_eq!(
-            actions,
-            [
-                "DescribeUserStatus",
-                "ModifyAccountRelation",
-                "ModifyUserType",
-                "SetResellerUserStatus",
-                "UpdateUserStatus"
-            ]
-        );
+        for path in [
+            "/aliyun.bssopenapi.v20171214.BssOpenApi/SetResellerUserStatus",
+            "/aliyun.bssopenapi.v20171214.BssOpenApi/ModifyAccountRelation",
+            "/aliyun.cloudsso.v20210515.CloudSSO/UpdateUserStatus",
+            "/aliyun.sddp.v20190103.Sddp/DescribeUserStatus",
+            "/tencentcloud.dlc.v20210125.Dlc/ModifyUserType",
+        ] {
+            assert!(c.operation(path).is_some(), "{path}");
+        }
+        // Every product of the vendor metadata samples is embedded.
+        assert!(c.operations().len() > 2000, "{}", c.operations().len());
         let op = c
             .operation("/aliyun.sddp.v20190103.Sddp/DescribeUserStatus")
             .unwrap();
@@ -538,7 +557,18 @@ mod tests {
         let dlc = c.by_action(Vendor::Tencent, "ModifyUserType").unwrap();
         assert_eq!(dlc.rule.documented_qps, 20.0);
         assert!(!dlc.rule.safe_to_retry);
-        assert_eq!(c.endpoint_keys(), ["bssopenapi", "cloudsso", "dlc", "sddp"]);
+        let keys = c.endpoint_keys();
+        for k in [
+            "bssopenapi",
+            "cloudsso",
+            "dlc",
+            "sddp",
+            "vpc",
+            "aliyun-vpc",
+            "tencentcloud-vpc",
+        ] {
+            assert!(keys.iter().any(|x| x == k), "{k} in {keys:?}");
+        }
     }
 
     #[test]

@@ -445,7 +445,7 @@ impl Config {
         let mut endpoints = HashMap::new();
         for (key, value) in &file.endpoints {
             let k = format!("endpoints.{key}");
-            if !known.contains(&key.as_str()) {
+            if !known.iter().any(|k| k == key) {
                 return Err(invalid(k, format!("unknown product (known: {known_list})")));
             }
             let url = Url::parse(value)
@@ -461,7 +461,7 @@ impl Config {
         let mut regions = HashMap::new();
         for (key, value) in &file.regions {
             let k = format!("regions.{key}");
-            if !known.contains(&key.as_str()) {
+            if !known.iter().any(|k| k == key) {
                 return Err(invalid(k, format!("unknown product (known: {known_list})")));
             }
             if !valid_region(value) {
@@ -943,11 +943,11 @@ mod tests {
         assert!(e.contains("listn"), "{e}");
         let e = parse("[http]\nproxi = \"x\"").unwrap_err().to_string();
         assert!(e.contains("proxi"), "{e}");
-        let e = parse("[endpoints]\necs = \"http://x\"")
+        let e = parse("[endpoints]\nnosuchproduct = \"http://x\"")
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("endpoints.ecs") && e.contains("bssopenapi"),
+            e.contains("endpoints.nosuchproduct") && e.contains("bssopenapi"),
             "{e}"
         );
         let e = parse("[profiles.p.alibaba]\naccess_key = \"x\"")
