@@ -104,6 +104,17 @@ fn field_options(f: &Field) -> Vec<String> {
     o
 }
 
+/// Request scalars with explicit presence: every optional one, and required
+/// numbers and booleans, so that a required 0 or false can be sent (proto3
+/// implicit presence cannot tell it from "not set"). Required strings and
+/// bytes keep implicit presence: empty means missing.
+fn explicit_presence(f: &Field) -> bool {
+    match &f.ty {
+        Type::Scalar(t) => !f.rule.required || !matches!(t.as_str(), "string" | "bytes"),
+        _ => false,
+    }
+}
+
 fn write_field(out: &mut String, p: &Product, m: &Message, f: &Field) {
     comment(
         out,
@@ -116,7 +127,7 @@ fn write_field(out: &mut String, p: &Product, m: &Message, f: &Field) {
         ""
     } else if f.repeated {
         "repeated "
-    } else if m.request_side && !f.rule.required && matches!(f.ty, Type::Scalar(_)) {
+    } else if m.request_side && explicit_presence(f) {
         "optional "
     } else {
         ""

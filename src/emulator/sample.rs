@@ -19,6 +19,8 @@ pub(crate) fn reply_body(catalog: &Catalog, op: &Operation, wrapped: bool) -> Va
             Some(body.clone())
         }
     };
+    // A documented failure (`"Success": false`) is no sample of success.
+    let sample = sample.filter(|b| b.get("Success") != Some(&Value::Bool(false)));
     if let Some(body) = sample {
         if let Some(p) = payload(&body) {
             if translate::decode_response(catalog, &op.output, &p).is_ok() {

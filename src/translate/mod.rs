@@ -15,7 +15,7 @@ use crate::catalog::{Catalog, Operation, Vendor};
 use crate::error::FieldViolation;
 
 pub use query::QueryParams;
-pub use synth::synthesize;
+pub use synth::{example_request, synthesize};
 pub use validate::{validate, Violation};
 
 /// Request parameters in the vendor's wire form.

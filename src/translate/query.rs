@@ -156,6 +156,13 @@ impl Node {
         node.value = Some(value.to_string());
     }
 
+    /// The node at a dotted path under this one.
+    fn path(&self, dotted: &str) -> Option<&Node> {
+        dotted
+            .split('.')
+            .try_fold(self, |node, part| node.children.get(part))
+    }
+
     /// Children whose names are list indexes (1-based), in index order.
     fn indexed(&self) -> Vec<(u64, &Node)> {
         let mut items: Vec<(u64, &Node)> = self
@@ -218,7 +225,9 @@ fn message(
         return Ok(msg);
     };
     for f in &spec.fields {
-        let Some(child) = node.children.get(&f.rule.name) else {
+        // A vendor name may itself be dotted (`PrivatePoolOptions.Id`, a
+        // flat-style member the metadata lists as its own parameter).
+        let Some(child) = node.path(&f.rule.name) else {
             continue;
         };
         let at = format!("{prefix}{}", f.rule.name);

@@ -83,16 +83,22 @@ impl Walk<'_> {
                 vendor_path: format!("{vendor_path}{}", f.rule.name),
                 field: f,
             };
+            // A message that sets nothing puts nothing on the wire: for a
+            // required field that is as good as missing.
+            let carries = |v: &Value| match v {
+                Value::Message(m) => m.fields().next().is_some(),
+                _ => true,
+            };
             let present = if f.field.is_list() {
                 msg.get_field(&f.field)
                     .as_list()
-                    .is_some_and(|l| !l.is_empty())
+                    .is_some_and(|l| l.iter().any(carries))
             } else if f.field.is_map() {
                 msg.get_field(&f.field)
                     .as_map()
                     .is_some_and(|m| !m.is_empty())
             } else {
-                msg.has_field(&f.field)
+                msg.has_field(&f.field) && carries(&msg.get_field(&f.field))
             };
             if !present {
                 if f.rule.required {
