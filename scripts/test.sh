@@ -24,11 +24,14 @@ fi
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
-log "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets -- -D warnings
+log "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
 
 log "cargo build (binary for the SDK test)"
 cargo build --bins
+
+log "protogen tests"
+cargo nextest run -p cloudgate-protogen --no-fail-fast
 
 log "Rust tests (unit + end to end)"
 # Every log and audit line of the suite lands here, for the secret scan below.
@@ -47,6 +50,9 @@ bash scripts/ci/grpcurl.sh target/debug/cloudgate
 
 log "secret scan: every log and audit line above, for every configured secret"
 cargo nextest run --test secret_scan --run-ignored only --no-capture
+
+log "protogen: proto/ regenerated from the vendor metadata samples, no drift"
+bash scripts/ci/protogen_drift.sh target/debug/cloudgate
 
 log "buf lint on proto/"
 bash scripts/ci/buf.sh
