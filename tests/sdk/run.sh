@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs the official-SDK tests against a freshly started `cloudgate emulator`.
+# Runs the official-SDK tests against a freshly started `cloudgate emulator`, and the
+# wire-fidelity tests (test_wire_fidelity.py) also through a `cloudgate serve` gateway that
+# forwards to that emulator (config generated from `cloudgate catalog --json`).
 #
 # Usage: tests/sdk/run.sh [path/to/cloudgate]   (default: target/debug/cloudgate)
 # Builds nothing: build the binary first (cargo build --bin cloudgate).
@@ -21,15 +23,26 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 
-# A free loopback port (the emulator binds it right after; a race is unlikely on loopback).
-port="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+# Free loopback ports (bound right after; a race is unlikely on loopback).
+free_port() {
+    .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+port="$(free_port)"
 log="$(mktemp)"
+gateway_log="$(mktemp)"
+gateway_config="$(mktemp)"
+catalog="$(mktemp)"
+gateway_pid=""
 "$binary" emulator --listen "127.0.0.1:$port" >"$log" 2>&1 &
 emulator_pid=$!
 cleanup() {
+    if [[ -n "$gateway_pid" ]]; then
+        kill "$gateway_pid" 2>/dev/null || true
+        wait "$gateway_pid" 2>/dev/null || true
+    fi
     kill "$emulator_pid" 2>/dev/null || true
     wait "$emulator_pid" 2>/dev/null || true
-    rm -f "$log"
+    rm -f "$log" "$gateway_log" "$gateway_config" "$catalog"
 }
 trap cleanup EXIT
 
@@ -51,10 +64,36 @@ grep -q "emulator listening on $url" "$log" || {
     exit 2
 }
 
+# The gateway, every product pointed at the emulator, signing with the demo keys.
+"$binary" catalog --json >"$catalog"
+.venv/bin/python tests/sdk/gateway_config.py "$catalog" "$url" >"$gateway_config"
+gateway_port="$(free_port)"
+NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" \
+    "$binary" serve --config "$gateway_config" --listen "127.0.0.1:$gateway_port" >"$gateway_log" 2>&1 &
+gateway_pid=$!
+for _ in $(seq 1 300); do
+    if grep -q "cloudgate listening on" "$gateway_log"; then
+        break
+    fi
+    if ! kill -0 "$gateway_pid" 2>/dev/null; then
+        echo "run.sh: the gateway exited early:" >&2
+        cat "$gateway_log" >&2
+        exit 2
+    fi
+    sleep 0.1
+done
+grep -q "cloudgate listening on" "$gateway_log" || {
+    echo "run.sh: the gateway did not report 'cloudgate listening on':" >&2
+    tail -n 50 "$gateway_log" >&2
+    exit 2
+}
+
 status=0
-EMULATOR_URL="$url" .venv/bin/python -m pytest -q -p no:cacheprovider tests/sdk ${PYTEST_ARGS:-} || status=$?
+EMULATOR_URL="$url" GATEWAY_ADDR="127.0.0.1:$gateway_port" .venv/bin/python -m pytest -q -p no:cacheprovider tests/sdk ${PYTEST_ARGS:-} || status=$?
 if [[ $status -ne 0 ]]; then
     echo "--- emulator log ---" >&2
     tail -n 50 "$log" >&2
+    echo "--- gateway log ---" >&2
+    tail -n 50 "$gateway_log" >&2
 fi
 exit "$status"
