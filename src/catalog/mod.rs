@@ -222,8 +222,16 @@ impl Catalog {
     /// wrong, is an error naming the file, line and reason.
     pub fn load_with_dirs(dirs: &[PathBuf]) -> Result<Self, CatalogError> {
         let mut pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)?;
-        let loaded = load::compile_dirs(&mut pool, dirs)?;
-        Self::from_pool(pool, loaded)
+        let loaded = load::compile_dirs(&mut pool, dirs, false)?;
+        match Self::from_pool(pool, loaded) {
+            Err(CatalogError::Option { .. }) => {
+                // Compiled again with source info, only to name the line.
+                let mut pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)?;
+                let loaded = load::compile_dirs(&mut pool, dirs, true)?;
+                Self::from_pool(pool, loaded)
+            }
+            other => other,
+        }
     }
 
     /// Loads the catalog from an encoded `FileDescriptorSet`.

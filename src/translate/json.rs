@@ -64,11 +64,27 @@ pub fn value_to_json(catalog: &Catalog, v: &Value) -> Json {
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             Json::Object(entries.into_iter().collect())
         }
-        Value::Message(m) if is_free_json(&m.descriptor()) => {
-            serde_json::to_value(m).unwrap_or(Json::Null)
-        }
+        Value::Message(m) if is_free_json(&m.descriptor()) => free_json(m),
         Value::Message(m) => Json::Object(message_to_json(catalog, m)),
     }
+}
+
+/// A `google.protobuf.Value`/`Struct`/`ListValue` as plain JSON. Their
+/// numbers are doubles; a whole one goes out as an integer (`3`, not `3.0`),
+/// as the caller most likely wrote it and as the SDKs send it.
+pub fn free_json(m: &DynamicMessage) -> Json {
+    fn whole(v: Json) -> Json {
+        match v {
+            Json::Number(n) => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Json::from(f as i64),
+                _ => Json::Number(n),
+            },
+            Json::Array(items) => Json::Array(items.into_iter().map(whole).collect()),
+            Json::Object(o) => Json::Object(o.into_iter().map(|(k, v)| (k, whole(v))).collect()),
+            other => other,
+        }
+    }
+    whole(serde_json::to_value(m).unwrap_or(Json::Null))
 }
 
 // === JSON -> message ===

@@ -82,7 +82,7 @@ fn field(
 fn flatten(catalog: &Catalog, name: &str, v: &Value, out: &mut Vec<(String, String)>) {
     match v {
         Value::Message(m) if crate::catalog::is_free_json(&m.descriptor()) => {
-            flatten_json(name, &serde_json::to_value(m).unwrap_or(Json::Null), out)
+            flatten_json(name, &json::free_json(m), out)
         }
         Value::Message(m) => {
             if let Some(spec) = catalog.spec(&m.descriptor()) {
@@ -334,11 +334,10 @@ fn scalar(kind: &Kind, text: &str, at: &str) -> Result<Value, DecodeError> {
     };
     Ok(match kind {
         Kind::String => Value::String(text.to_string()),
-        Kind::Bool => match text {
-            "true" => Value::Bool(true),
-            "false" => Value::Bool(false),
-            _ => return Err(invalid("it must be true or false")),
-        },
+        // The official Python SDK writes str(True): "True".
+        Kind::Bool if text.eq_ignore_ascii_case("true") => Value::Bool(true),
+        Kind::Bool if text.eq_ignore_ascii_case("false") => Value::Bool(false),
+        Kind::Bool => return Err(invalid("it must be true or false")),
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
             Value::I64(text.parse().map_err(|_| invalid("it must be an integer"))?)
         }

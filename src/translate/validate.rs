@@ -31,6 +31,16 @@ fn bad_control(s: &str) -> bool {
         .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
+/// A float as the SDKs write it: `2.0` for a whole number (Java's
+/// `String.valueOf`, Python's `str`), else the shortest exact form.
+pub fn float_text(n: f64) -> String {
+    if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e16 {
+        format!("{n:.1}")
+    } else {
+        n.to_string()
+    }
+}
+
 /// The text of a scalar value, as the wire carries it.
 pub fn scalar_text(v: &Value) -> Option<String> {
     use base64::Engine;
@@ -41,8 +51,8 @@ pub fn scalar_text(v: &Value) -> Option<String> {
         Value::U64(n) => n.to_string(),
         Value::U32(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::F64(n) => n.to_string(),
-        Value::F32(n) => n.to_string(),
+        Value::F64(n) => float_text(*n),
+        Value::F32(n) => float_text(f64::from(*n)),
         Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b),
         Value::EnumNumber(n) => n.to_string(),
         _ => return None,
