@@ -235,7 +235,7 @@ async fn tencent_body_mirrors_the_message_tree() {
         ("Tags", json!([{"Key": "env", "Value": "prod"}])),
         ("GadgetCount", json!(18446744073709551615u64)),
         ("Labels", json!({"a": "1"})),
-        ("Metadata", json!({"k": [1.0, "two", null]})),
+        ("Metadata", json!({"k": [1, "two", null]})),
         ("DryRun", json!(false)),
         ("Offset", json!(0)),
     ]
@@ -281,8 +281,15 @@ async fn validation_names_the_field_path_at_every_depth_and_sends_nothing() {
             ("labels[\"bad\"]", "must not contain control characters"),
         ]
     );
+    // An empty required message puts nothing on the wire: it is missing.
     let missing = h
         .call(GADGET, json!({"placement": {}}), &[])
+        .await
+        .unwrap_err();
+    let details = tonic_types::StatusExt::get_details_bad_request(&missing).unwrap();
+    assert_eq!(details.field_violations[0].field, "placement");
+    let missing = h
+        .call(GADGET, json!({"placement": {"projectId": "1"}}), &[])
         .await
         .unwrap_err();
     let details = tonic_types::StatusExt::get_details_bad_request(&missing).unwrap();
