@@ -64,17 +64,56 @@ struct Walk<'a> {
     out: Vec<Violation>,
 }
 
+/// Where a value sits: its parent's paths, its field, and its list index or
+/// map key. The path strings are built only for a violation or a nested
+/// message, never for a valid scalar.
 struct At<'a> {
-    path: String,
-    vendor_path: String,
+    parent: &'a str,
+    vendor_parent: &'a str,
     field: &'a RequestField,
+    item: Item,
+}
+
+enum Item {
+    Whole,
+    Index(usize),
+    Key(String),
+}
+
+impl At<'_> {
+    fn path(&self) -> String {
+        let name = self.field.proto_name();
+        match &self.item {
+            Item::Whole => format!("{}{name}", self.parent),
+            Item::Index(i) => format!("{}{name}[{i}]", self.parent),
+            Item::Key(k) => format!("{}{name}[{k:?}]", self.parent),
+        }
+    }
+
+    fn vendor_path(&self) -> String {
+        let name = &self.field.rule.name;
+        match &self.item {
+            Item::Whole => format!("{}{name}", self.vendor_parent),
+            Item::Index(i) => format!("{}{name}.{}", self.vendor_parent, i + 1),
+            Item::Key(k) => format!("{}{name}.{k}", self.vendor_parent),
+        }
+    }
+}
+
+/// A message that sets nothing puts nothing on the wire: for a required
+/// field that is as good as missing.
+fn carries(v: &Value) -> bool {
+    match v {
+        Value::Message(m) => m.fields().next().is_some(),
+        _ => true,
+    }
 }
 
 impl Walk<'_> {
     fn push(&mut self, at: &At<'_>, value: String, missing: bool, description: String) {
         self.out.push(Violation {
-            path: at.path.clone(),
-            vendor_path: at.vendor_path.clone(),
+            path: at.path(),
+            vendor_path: at.vendor_path(),
             vendor_field: at.field.rule.name.clone(),
             value,
             missing,
@@ -88,60 +127,45 @@ impl Walk<'_> {
         };
         let spec = spec.clone();
         for f in &spec.fields {
-            let at = At {
-                path: format!("{path}{}", f.proto_name()),
-                vendor_path: format!("{vendor_path}{}", f.rule.name),
+            let at = |item| At {
+                parent: path,
+                vendor_parent: vendor_path,
                 field: f,
+                item,
             };
-            // A message that sets nothing puts nothing on the wire: for a
-            // required field that is as good as missing.
-            let carries = |v: &Value| match v {
-                Value::Message(m) => m.fields().next().is_some(),
-                _ => true,
-            };
-            let present = if f.field.is_list() {
-                msg.get_field(&f.field)
-                    .as_list()
-                    .is_some_and(|l| l.iter().any(carries))
-            } else if f.field.is_map() {
-                msg.get_field(&f.field)
-                    .as_map()
-                    .is_some_and(|m| !m.is_empty())
+            let collection = f.field.is_list() || f.field.is_map();
+            let value = if collection || msg.has_field(&f.field) {
+                Some(msg.get_field(&f.field))
             } else {
-                msg.has_field(&f.field) && carries(&msg.get_field(&f.field))
+                None
+            };
+            let present = match value.as_deref() {
+                None => false,
+                Some(Value::List(l)) => l.iter().any(carries),
+                Some(Value::Map(m)) => !m.is_empty(),
+                Some(v) => carries(v),
             };
             if !present {
                 if f.rule.required {
-                    self.push(&at, String::new(), true, "is required".into());
+                    self.push(&at(Item::Whole), String::new(), true, "is required".into());
                 }
                 continue;
             }
-            let value = msg.get_field(&f.field);
-            match value.as_ref() {
-                Value::List(items) => {
+            match value.as_deref() {
+                Some(Value::List(items)) => {
                     for (i, item) in items.iter().enumerate() {
-                        let item_at = At {
-                            path: format!("{}[{i}]", at.path),
-                            vendor_path: format!("{}.{}", at.vendor_path, i + 1),
-                            field: f,
-                        };
-                        self.value(&item_at, item);
+                        self.value(&at(Item::Index(i)), item);
                     }
                 }
-                Value::Map(entries) => {
+                Some(Value::Map(entries)) => {
                     let mut keys: Vec<&MapKey> = entries.keys().collect();
                     keys.sort();
                     for k in keys {
-                        let key = map_key_text(k);
-                        let item_at = At {
-                            path: format!("{}[{key:?}]", at.path),
-                            vendor_path: format!("{}.{key}", at.vendor_path),
-                            field: f,
-                        };
-                        self.value(&item_at, &entries[k]);
+                        self.value(&at(Item::Key(map_key_text(k))), &entries[k]);
                     }
                 }
-                other => self.value(&at, other),
+                Some(other) => self.value(&at(Item::Whole), other),
+                None => {}
             }
         }
     }
@@ -150,7 +174,11 @@ impl Walk<'_> {
         let rule = &at.field.rule;
         if let Value::Message(m) = v {
             if !crate::catalog::is_free_json(&m.descriptor()) {
-                self.message(m, &format!("{}.", at.path), &format!("{}.", at.vendor_path));
+                self.message(
+                    m,
+                    &format!("{}.", at.path()),
+                    &format!("{}.", at.vendor_path()),
+                );
             }
             return;
         }
