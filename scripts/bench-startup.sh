@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Start-up time and memory of the gateway with the embedded operations, and
+# with thousands more loaded through --proto-dir: the sample products are
+# generated again by `cloudgate protogen` into a scratch folder, then copied
+# under renamed packages and products (so they do not clash with the embedded
+# ones) until the loaded set passes the wanted count.
+#
+# Usage: bash scripts/bench-startup.sh [LOADED_OPS]   (default 5000)
+# Builds the release binary. Prints protogen time, then for each case the
+# time from spawn to "cloudgate listening" and the peak RSS (VmHWM).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+want="${1:-5000}"
+samples="${VENDOR_METADATA:-../shared/vendor-metadata}"
+cargo build --release --bin cloudgate >/dev/null 2>&1
+bin="target/release/cloudgate"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+echo "cloudgate start-up ($(nproc) cores)"
+start=$(date +%s%N)
+"$bin" protogen --vendor tencent --api "$samples/tencentcloud" --out "$scratch/gen" --lock "$scratch/lock" >/dev/null
+"$bin" protogen --vendor alibaba --api "$samples/aliyun" --out "$scratch/gen" --lock "$scratch/lock" >/dev/null
+echo "  protogen, all samples (2 vendors, 12 product-versions): $(awk "BEGIN { printf \"%.2f\", ($(date +%s%N) - $start) / 1e9 }") s"
+
+python3 - "$scratch/gen" "$scratch/loaded" "$want" <<'PY'
+import pathlib, re, sys
+gen, out, want = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])
+files = sorted(gen.rglob("*.proto"))
+ops_per_copy = sum(len(re.findall(r"^\s*rpc\s", f.read_text(), re.M)) for f in files)
+copies = -(-want // ops_per_copy)
+for n in range(1, copies + 1):
+    for f in files:
+        text = f.read_text()
+        text = re.sub(r"^package (aliyun|tencentcloud)\.", rf"package bench{n}.\1.", text, flags=re.M)
+        text = re.sub(r'(\bproduct: ")([^"]+)"', rf'\g<1>\g<2>Copy{n}"', text)
+        text = re.sub(r'(\bendpoint_key: ")([^"]+)"', rf'\g<1>\g<2>copy{n}"', text)
+        dest = out / f"copy{n}" / f.relative_to(gen)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text)
+print(f"  loaded set: {copies} renamed copies of the samples = {copies * ops_per_copy} operations")
+PY
+
+measure() {
+    local label="$1"; shift
+    local port
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    local log="$scratch/serve.log"
+    local t0=$(date +%s%N)
+    "$bin" serve --emulate --listen "127.0.0.1:$port" "$@" >"$log" 2>&1 &
+    local pid=$!
+    until grep -q "cloudgate listening" "$log"; do
+        if ! kill -0 "$pid" 2>/dev/null; then cat "$log"; exit 1; fi
+        sleep 0.005
+    done
+    local t1=$(date +%s%N)
+    sleep 0.5
+    local hwm rss
+    hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+    rss=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    local ops
+    ops=$("$bin" catalog "$@" | tail -n 1)
+    printf "  %-34s %6.0f ms to listening, peak RSS %4d MiB, RSS %4d MiB  (%s)\n" \
+        "$label" "$(awk "BEGIN { print ($t1 - $t0) / 1e6 }")" $((hwm / 1024)) $((rss / 1024)) "$ops"
+}
+measure "embedded only"
+measure "embedded + --proto-dir copies" --proto-dir "$scratch/loaded"
