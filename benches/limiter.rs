@@ -29,6 +29,7 @@ fn call(catalog: &Catalog) -> VendorCall {
         target: Arc::new(Target::new(
             "http://127.0.0.1:1/".parse().unwrap(),
             "cn-shanghai".into(),
+            cloudgate::vendors::Signer::Acs3,
         )),
         deadline: None,
         attempts: Arc::new(AtomicU32::new(0)),

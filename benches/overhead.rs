@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloudgate::catalog::{Catalog, Vendor};
-use cloudgate::config::{AlibabaSignature, Config};
+use cloudgate::config::Config;
 use cloudgate::credentials::{Credential, CredentialStore};
 use cloudgate::emulator::{self, EmulatorConfig};
 use cloudgate::forward::VendorCall;
@@ -85,7 +85,11 @@ async fn main() {
         .clone();
     let dynamic = cloudgate::translate::to_dynamic(&op, &request()).unwrap();
     let params = cloudgate::translate::encode_request(&catalog, &op, &dynamic).unwrap();
-    let target = Target::new(base.parse().unwrap(), "cn-shanghai".into());
+    let target = Target::new(
+        base.parse().unwrap(),
+        "cn-shanghai".into(),
+        vendors::Signer::Acs3,
+    );
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .build()
@@ -102,15 +106,7 @@ async fn main() {
     }
     for _ in 0..N {
         let t = Instant::now();
-        let prepared = vendors::prepare(
-            &op,
-            &params,
-            &ali,
-            &target,
-            AlibabaSignature::Acs3,
-            &Freshness::new(),
-        )
-        .unwrap();
+        let prepared = vendors::prepare(&op, &params, &ali, &target, &Freshness::new()).unwrap();
         let mut req = client.post(&prepared.url);
         for (k, v) in &prepared.headers {
             req = req.header(k.as_str(), v.as_str());
@@ -172,15 +168,7 @@ async fn main() {
             prost_reflect::DynamicMessage::decode(op.input.clone(), wire_request.as_slice())
                 .unwrap();
         let params = cloudgate::translate::encode_request(&catalog, &op, &dynamic).unwrap();
-        let prepared = vendors::prepare(
-            &op,
-            &params,
-            &ali,
-            &target,
-            AlibabaSignature::Acs3,
-            &Freshness::new(),
-        )
-        .unwrap();
+        let prepared = vendors::prepare(&op, &params, &ali, &target, &Freshness::new()).unwrap();
         std::hint::black_box(&prepared);
         let body = serde_json::to_vec(&sample).unwrap();
         let reply = vendors::interpret(&catalog, &op, &target, 200, &http::HeaderMap::new(), &body)

@@ -56,12 +56,7 @@ pub fn build(
     let config = Arc::new(config);
     let limiter = Arc::new(RateLimiter::new(config.clone())?);
     let retry = RetryPolicy::new(config.retry.clone());
-    let forwarder = Forwarder::new(
-        client,
-        catalog.clone(),
-        config.alibaba_signature,
-        config.http.request_timeout,
-    );
+    let forwarder = Forwarder::new(client, catalog.clone(), config.http.request_timeout);
     Ok(Arc::new(
         Gateway::new(
             catalog,

@@ -76,7 +76,11 @@ fn fixture() -> &'static Fixture {
             .map(|op| {
                 let region = op.service.rule.default_region.clone();
                 let base = format!("https://{}/", op.service.host_for(&region));
-                Target::new(base.parse().expect("documented hosts are URLs"), region)
+                Target::new(
+                    base.parse().expect("documented hosts are URLs"),
+                    region,
+                    vendors::Signer::for_vendor(op.vendor(), AlibabaSignature::Acs3),
+                )
             })
             .collect();
         Fixture {
@@ -512,7 +516,12 @@ pub fn request_encoding(data: &[u8]) {
             .expect("a valid date"),
         nonce: "0123456789abcdef0123456789abcdef".into(),
     };
-    let req = vendors::prepare(op, &params, &credential, target, scheme, &fresh)
+    // The target of this input's scheme.
+    let target = &Target {
+        signer: vendors::Signer::for_vendor(op.vendor(), scheme),
+        ..target.clone()
+    };
+    let req = vendors::prepare(op, &params, &credential, target, &fresh)
         .expect("encoded params match the operation's vendor");
 
     if !contains(data, FUZZ_SECRET.as_bytes()) {

@@ -24,12 +24,38 @@ use crate::metrics as m;
 use crate::ratelimit::RateLimiter;
 use crate::trace_context::TraceContext;
 use crate::translate;
-use crate::vendors::{Target, VendorReply};
+use crate::vendors::{Signer, Target, VendorReply};
 
 /// Metadata key selecting the credential profile.
 pub const PROFILE_HEADER: &str = "x-cloud-profile";
 /// Metadata key overriding the region.
 pub const REGION_HEADER: &str = "x-cloud-region";
+
+/// Longest value accepted for each header cloudgate reads, in bytes: a longer
+/// one is refused (INVALID_ARGUMENT naming the header and its length) before
+/// anything else, so no error, log or audit line can echo a huge value.
+pub const HEADER_LIMITS: &[(&str, usize)] = &[
+    (PROFILE_HEADER, 128),
+    (REGION_HEADER, 64),
+    ("traceparent", 512),
+    ("authorization", 4096),
+];
+
+/// The headers of `meta` over their [`HEADER_LIMITS`].
+pub fn oversized_headers(meta: &tonic::metadata::MetadataMap) -> Vec<FieldViolation> {
+    HEADER_LIMITS
+        .iter()
+        .filter_map(|(name, max)| {
+            let len = meta.get(*name)?.as_bytes().len();
+            (len > *max).then(|| {
+                FieldViolation::new(
+                    *name,
+                    format!("is {len} bytes long; the most accepted is {max}"),
+                )
+            })
+        })
+        .collect()
+}
 
 /// How much earlier than the caller's deadline the gateway gives up.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
@@ -284,7 +310,9 @@ impl Gateway {
                     .map_err(|e| GatewayError::Internal(format!("endpoint for {key}: {e}")))?
             }
         };
-        Ok(Target::new(base, region.to_string()))
+        // The signature scheme is chosen here, once per call's target.
+        let signer = Signer::for_vendor(op.vendor(), self.config.alibaba_signature);
+        Ok(Target::new(base, region.to_string(), signer))
     }
 
     /// Handles one call of any operation: the request decoded with the
@@ -396,8 +424,10 @@ impl Gateway {
         let log = self.audit.as_ref().filter(|_| op.rule.mutating)?;
         let peer = request.remote_addr().map(|a| a.to_string());
         let mut record = AuditRecord::start(op, trace_id, peer);
-        // The profile asked for, even if the call is refused before it is checked.
-        record.profile = asked_profile(request.metadata());
+        // The profile asked for, even if the call is refused before it is
+        // checked (cut short: it is the caller's text, of any length yet).
+        record.profile =
+            asked_profile(request.metadata()).map(|p| crate::error::quote(&p).into_owned());
         Some(AuditGuard::new(log.clone(), record, attempts.clone()))
     }
 
@@ -411,6 +441,10 @@ impl Gateway {
         if self.audit.is_some() && op.rule.mutating {
             // What was asked, even if the caller may not ask it.
             facts.params = Some(audit_params(&self.catalog, op, request.get_ref()));
+        }
+        let oversized = oversized_headers(request.metadata());
+        if !oversized.is_empty() {
+            return Err(GatewayError::InvalidRequest(oversized));
         }
         facts.caller = match self.authorize(op, &request) {
             Ok(c) => c,

@@ -11,7 +11,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::catalog::{Catalog, Operation};
-use crate::config::AlibabaSignature;
 use crate::credentials::Credential;
 use crate::error::{GatewayError, Outcome};
 use crate::translate::WireParams;
@@ -55,22 +54,15 @@ impl VendorCall {
 pub struct Forwarder {
     client: reqwest::Client,
     catalog: Arc<Catalog>,
-    alibaba_signature: AlibabaSignature,
     default_timeout: Duration,
 }
 
 impl Forwarder {
     /// A forwarder over a shared client.
-    pub fn new(
-        client: reqwest::Client,
-        catalog: Arc<Catalog>,
-        alibaba_signature: AlibabaSignature,
-        default_timeout: Duration,
-    ) -> Self {
+    pub fn new(client: reqwest::Client, catalog: Arc<Catalog>, default_timeout: Duration) -> Self {
         Self {
             client,
             catalog,
-            alibaba_signature,
             default_timeout,
         }
     }
@@ -93,7 +85,6 @@ impl Forwarder {
             &call.params,
             &call.credential,
             &call.target,
-            self.alibaba_signature,
             &Freshness::new(),
         )?;
         let mut request = self

@@ -262,15 +262,20 @@ impl RateLimiter {
         let started = Instant::now();
         let budget = until.saturating_duration_since(started);
         let (_guard, ahead) = key::WaitingGuard::new(key);
-        let estimate = key.period.saturating_mul(ahead as u32) + key.backoff_remaining();
+        // Calls arriving together share the burst: only those beyond it
+        // queue for a period each.
+        let burst = key.limit.burst.max(1) as usize;
+        let queued = ahead.saturating_sub(burst - 1);
+        let estimate = key.period.saturating_mul(queued as u32) + key.backoff_remaining();
         if ahead >= self.settings.max_waiting {
             return Err(self.reject(key, "too many calls waiting", estimate));
         }
         if estimate > budget {
             return Err(self.reject(key, TOO_LONG, estimate));
         }
-        // Nobody queued: decide without queueing (no lock, no timer).
-        if ahead == 0 && key.backoff_remaining().is_zero() {
+        // Nobody queued beyond the burst: decide without queueing (no lock,
+        // no timer); the GCRA itself says whether there is room.
+        if ahead < burst && key.backoff_remaining().is_zero() {
             match self.turn(key).await {
                 Turn::Now => {
                     key.count_admitted(None);
@@ -344,6 +349,7 @@ mod tests {
             target: Arc::new(Target::new(
                 "http://127.0.0.1:1/".parse().unwrap(),
                 "cn-shanghai".into(),
+                crate::vendors::Signer::Acs3,
             )),
             deadline: None,
             attempts: Arc::new(AtomicU32::new(0)),
@@ -387,6 +393,32 @@ mod tests {
                 "BssOpenApi.SetResellerUserStatus@profile:default#noisy"
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn calls_arriving_together_share_the_burst_without_waiting() {
+        let caller_limits = format!("\"{BSS}/ModifyAccountRelation\" = 1");
+        let (l, catalog) = limiter(
+            &caller_limits,
+            "[ratelimit]\nmax_wait_ms = 0\n\
+             [ratelimit.operations.\"BssOpenApi.SetResellerUserStatus\"]\nqps = 2\nburst = 8\n",
+        );
+        let c = call(&catalog, "SetResellerUserStatus", None);
+        // Seven other calls are inside the limiter at this very moment.
+        let key = l.key_for(&c);
+        let others: Vec<_> = (0..7).map(|_| key::WaitingGuard::new(&key)).collect();
+        // With a burst of 8 and no waiting allowed, all 8 are admitted.
+        for i in 0..8 {
+            assert!(l.admit(&c).await.is_ok(), "call {i} of the burst");
+        }
+        drop(others);
+        // The ninth finds the burst spent and is refused with a retry hint.
+        match l.admit(&c).await {
+            Err(GatewayError::RateLimited { retry_after, .. }) => {
+                assert!(retry_after <= Duration::from_millis(600), "{retry_after:?}")
+            }
+            other => panic!("the ninth call: {:?}", other.map(|k| k.id.clone())),
+        }
     }
 
     #[tokio::test]

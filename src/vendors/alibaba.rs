@@ -224,6 +224,7 @@ mod tests {
         let t = Target::new(
             "https://business.aliyuncs.com".parse().unwrap(),
             "cn-hangzhou".into(),
+            crate::vendors::Signer::Acs3,
         );
         (c, op, t)
     }

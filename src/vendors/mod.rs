@@ -17,7 +17,29 @@ use crate::translate::WireParams;
 
 pub use classify::classify;
 
-/// Where a call goes.
+/// The signature scheme of a call, chosen once when its target is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signer {
+    /// Alibaba ACS3-HMAC-SHA256.
+    Acs3,
+    /// Alibaba RPC v1 (HMAC-SHA1).
+    RpcV1,
+    /// Tencent TC3-HMAC-SHA256.
+    Tc3,
+}
+
+impl Signer {
+    /// The scheme for an operation of `vendor` (Alibaba: as configured).
+    pub fn for_vendor(vendor: Vendor, alibaba: AlibabaSignature) -> Self {
+        match (vendor, alibaba) {
+            (Vendor::Tencent, _) => Self::Tc3,
+            (_, AlibabaSignature::RpcV1) => Self::RpcV1,
+            (_, AlibabaSignature::Acs3) => Self::Acs3,
+        }
+    }
+}
+
+/// Where a call goes, and how it is signed.
 #[derive(Debug, Clone)]
 pub struct Target {
     /// Base URL (`https://host[:port]/`).
@@ -26,16 +48,23 @@ pub struct Target {
     pub host: String,
     /// The region of the call.
     pub region: String,
+    /// The signature scheme.
+    pub signer: Signer,
 }
 
 impl Target {
     /// The target for a base URL.
-    pub fn new(base: Url, region: String) -> Self {
+    pub fn new(base: Url, region: String, signer: Signer) -> Self {
         let mut host = base.host_str().unwrap_or_default().to_string();
         if let Some(port) = base.port() {
             host = format!("{host}:{port}");
         }
-        Self { base, host, region }
+        Self {
+            base,
+            host,
+            region,
+            signer,
+        }
     }
 }
 
@@ -84,28 +113,31 @@ impl Default for Freshness {
     }
 }
 
-/// Signs one attempt.
+/// Signs one attempt with the target's scheme.
 pub fn prepare(
     op: &Operation,
     params: &WireParams,
     credential: &Credential,
     target: &Target,
-    alibaba_signature: AlibabaSignature,
     fresh: &Freshness,
 ) -> Result<PreparedRequest, GatewayError> {
-    match (op.vendor(), params) {
-        (Vendor::Alibaba, WireParams::Query(params)) => Ok(alibaba::prepare(
-            op,
-            params,
-            credential,
-            target,
-            alibaba_signature,
-            fresh,
+    let alibaba = |scheme| match params {
+        WireParams::Query(params) => Some(alibaba::prepare(
+            op, params, credential, target, scheme, fresh,
         )),
-        (Vendor::Tencent, WireParams::Json(body)) => {
-            Ok(tencent::prepare(op, body, credential, target, fresh))
+        WireParams::Json(_) => None,
+    };
+    let prepared = match (target.signer, params) {
+        (Signer::Acs3, _) => alibaba(AlibabaSignature::Acs3),
+        (Signer::RpcV1, _) => alibaba(AlibabaSignature::RpcV1),
+        (Signer::Tc3, WireParams::Json(body)) => {
+            Some(tencent::prepare(op, body, credential, target, fresh))
         }
-        _ => Err(GatewayError::Internal(format!(
+        (Signer::Tc3, WireParams::Query(_)) => None,
+    };
+    match prepared {
+        Some(p) => Ok(p),
+        None => Err(GatewayError::Internal(format!(
             "{}: parameters do not match the vendor's wire format",
             op.path
         ))),

@@ -147,6 +147,7 @@ mod tests {
         let t = Target::new(
             "https://dlc.tencentcloudapi.com".parse().unwrap(),
             "ap-guangzhou".into(),
+            crate::vendors::Signer::Tc3,
         );
         (c, op, t)
     }
