@@ -586,6 +586,13 @@ fn the_catalog_command_lists_every_operation() {
     assert_eq!(sddp["embedded"], true);
 
     let out = cloudgate(&["catalog", "--proto-dir", dir.to_str().unwrap()]);
+    // Logs to a pipe carry no ANSI colour codes.
+    let log = String::from_utf8(out.stderr).unwrap();
+    assert!(log.contains("proto files loaded"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a piped log: {log:?}"
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains(&format!(

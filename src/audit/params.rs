@@ -9,8 +9,6 @@ use crate::catalog::{Catalog, Operation, RequestField};
 
 /// What a redacted value is written as.
 pub const REDACTED: &str = "<redacted>";
-/// Longest string value kept in an audit line, characters.
-pub const MAX_STRING_CHARS: usize = 512;
 
 /// Name fragments that mark a field as a secret even without `sensitive`.
 const SECRET_WORDS: &[&str] = &[
@@ -34,15 +32,10 @@ pub fn is_sensitive(field: &RequestField) -> bool {
             .any(|n| SECRET_WORDS.iter().any(|w| n.contains(w)))
 }
 
+/// A string as the audit line keeps it: cut like every caller-supplied value
+/// the gateway quotes ([`crate::error::quote`]).
 fn text(s: &str) -> Json {
-    match s.char_indices().nth(MAX_STRING_CHARS) {
-        None => Json::String(s.to_string()),
-        Some((cut, _)) => Json::String(format!(
-            "{}…(+{} chars)",
-            &s[..cut],
-            s[cut..].chars().count()
-        )),
-    }
+    Json::String(crate::error::quote(s).into_owned())
 }
 
 fn json(catalog: &Catalog, value: &Value) -> Json {
@@ -186,11 +179,14 @@ mod tests {
 
     #[test]
     fn long_strings_are_cut_on_a_character_boundary() {
-        let long = "é".repeat(MAX_STRING_CHARS + 10);
+        let long = "é".repeat(crate::error::MAX_QUOTED_CHARS + 10);
         let Json::String(s) = text(&long) else {
             panic!()
         };
-        assert!(s.starts_with(&"é".repeat(MAX_STRING_CHARS)));
-        assert!(s.ends_with("…(+10 chars)"), "{s}");
+        assert!(s.starts_with(&"é".repeat(crate::error::MAX_QUOTED_CHARS)));
+        assert!(
+            s.ends_with(&format!("…({} chars)", crate::error::MAX_QUOTED_CHARS + 10)),
+            "{s}"
+        );
     }
 }
