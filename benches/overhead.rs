@@ -161,27 +161,58 @@ async fn main() {
         serde_json::from_str(r#"{"RequestId":"EE598602-AC67-56EF-B7CC-2927C30AA0A8"}"#).unwrap();
     let iterations = 20_000u32;
     let wire_request = prost::Message::encode_to_vec(&request());
+    // Per stage: the time of each step of one call, summed over the run.
+    const STAGES: [&str; 7] = [
+        "decode request bytes",
+        "validate + encode params",
+        "sign (ACS3) + build request",
+        "read vendor reply (JSON, classify)",
+        "decode reply into the output type",
+        "encode reply bytes",
+        "audit params (mutating calls)",
+    ];
+    let mut spent = [Duration::ZERO; 7];
+    let mut lap = |i: usize, t: &mut Instant| {
+        let now = Instant::now();
+        spent[i] += now - *t;
+        *t = now;
+    };
     let t = Instant::now();
     for _ in 0..iterations {
+        let mut at = Instant::now();
         // As the server's codec does: request bytes straight into the input type.
         let dynamic =
             prost_reflect::DynamicMessage::decode(op.input.clone(), wire_request.as_slice())
                 .unwrap();
+        lap(0, &mut at);
         let params = cloudgate::translate::encode_request(&catalog, &op, &dynamic).unwrap();
+        lap(1, &mut at);
         let prepared = vendors::prepare(&op, &params, &ali, &target, &Freshness::new()).unwrap();
         std::hint::black_box(&prepared);
+        lap(2, &mut at);
         let body = serde_json::to_vec(&sample).unwrap();
         let reply = vendors::interpret(&catalog, &op, &target, 200, &http::HeaderMap::new(), &body)
             .unwrap();
+        lap(3, &mut at);
         let msg =
             cloudgate::translate::decode_response(&catalog, &op.output, &reply.payload).unwrap();
+        lap(4, &mut at);
         // And the reply straight back to bytes.
         std::hint::black_box(prost::Message::encode_to_vec(&msg));
+        lap(5, &mut at);
+        std::hint::black_box(cloudgate::audit::audit_params(&catalog, &op, &dynamic));
+        lap(6, &mut at);
     }
     println!(
-        "  cloudgate's own work      {:>8.1} µs per call (decode request, validate, encode, sign ACS3, parse reply, decode, encode reply; in process)",
+        "  cloudgate's own work      {:>8.1} µs per call (decode request, validate, encode, sign ACS3, parse reply, decode, encode reply, audit params; in process)",
         t.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
     );
+    for (name, d) in STAGES.iter().zip(spent) {
+        println!(
+            "    {name:<38} {:>6.2} µs",
+            d.as_secs_f64() * 1e6 / f64::from(iterations)
+        );
+    }
 
     // Throughput at saturation: 64 concurrent callers for 3 s, limits lifted.
     let run = Duration::from_secs(3);
