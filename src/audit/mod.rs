@@ -3,8 +3,9 @@
 //! (secrets redacted), what the vendor answered and how the call ended —
 //! including calls refused before they reached the vendor.
 //!
-//! A line is stored (written to the file or stdout, and synced when
-//! `fsync` is set) before the caller gets its reply, so a crash or shutdown
+//! A line is stored (written to the file or stdout by the call itself, or
+//! synced by the group-commit thread when `fsync` is set) before the caller
+//! gets its reply, so a crash or shutdown
 //! never loses a line of a call the caller saw finish. A caller that goes
 //! away mid-call still gets its line (written when the call is dropped).
 //! While lines cannot be written, mutating calls are refused with
@@ -31,8 +32,16 @@ const QUEUE: usize = 8192;
 
 /// An open audit log.
 pub struct AuditLog {
-    tx: mpsc::Sender<writer::Pending>,
+    sink: Sink,
     failing: Arc<Mutex<Option<String>>>,
+}
+
+/// How lines reach the output.
+enum Sink {
+    /// Without fsync: each call writes its line itself.
+    Inline(Mutex<writer::Output>),
+    /// With fsync: the group-commit thread.
+    Thread(mpsc::Sender<writer::Pending>),
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -50,8 +59,12 @@ impl AuditLog {
             return Ok(None);
         };
         let failing = Arc::new(Mutex::new(None));
-        let tx = writer::start(sink, settings.fsync, QUEUE, failing.clone())?;
-        Ok(Some(Arc::new(Self { tx, failing })))
+        let sink = if settings.fsync {
+            Sink::Thread(writer::start(sink, true, QUEUE, failing.clone())?)
+        } else {
+            Sink::Inline(Mutex::new(writer::Output::open(sink)?))
+        };
+        Ok(Some(Arc::new(Self { sink, failing })))
     }
 
     /// The last write error, while writes fail.
@@ -65,13 +78,16 @@ impl AuditLog {
     /// Stores a line; returns once it is written (or failed to be).
     pub async fn write(&self, record: &AuditRecord) -> Result<(), String> {
         let line = serde_json::to_vec(record).map_err(|e| e.to_string())?;
+        let tx = match &self.sink {
+            Sink::Inline(output) => return writer::write_inline(output, &line, &self.failing),
+            Sink::Thread(tx) => tx,
+        };
         let (ack, stored) = oneshot::channel();
         let pending = writer::Pending {
             line,
             ack: Some(ack),
         };
-        self.tx
-            .send(pending)
+        tx.send(pending)
             .await
             .map_err(|_| "the audit writer stopped".to_string())?;
         stored
@@ -95,11 +111,14 @@ impl AuditLog {
         let Ok(line) = serde_json::to_vec(record) else {
             return;
         };
-        if self
-            .tx
-            .try_send(writer::Pending { line, ack: None })
-            .is_err()
-        {
+        let tx = match &self.sink {
+            Sink::Inline(output) => {
+                let _ = writer::write_inline(output, &line, &self.failing);
+                return;
+            }
+            Sink::Thread(tx) => tx,
+        };
+        if tx.try_send(writer::Pending { line, ack: None }).is_err() {
             tracing::error!(method = %record.method, "audit line of a cancelled call dropped: the queue is full");
         }
     }

@@ -1,6 +1,9 @@
-//! The one thread that appends audit lines: it takes whatever lines are
-//! queued, writes them in one `write`, flushes (and syncs, if configured),
-//! then tells each waiting call that its line is stored (group commit).
+//! Where audit lines are appended. Without `fsync` a call writes its own
+//! line at once (one unbuffered `write` under a lock: stored in the kernel
+//! before the call replies, a few microseconds). With `fsync` one thread
+//! takes whatever lines are queued, writes them in one `write`, syncs, then
+//! tells each waiting call that its line is stored (group commit: one sync
+//! for many lines is what makes batching pay).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -24,7 +27,7 @@ pub struct Pending {
 }
 
 /// The open destination.
-enum Output {
+pub(super) enum Output {
     Stdout,
     File { path: PathBuf, file: File },
 }
@@ -34,7 +37,7 @@ fn open_append(path: &Path) -> io::Result<File> {
 }
 
 impl Output {
-    fn open(sink: &AuditSink) -> io::Result<Self> {
+    pub(super) fn open(sink: &AuditSink) -> io::Result<Self> {
         Ok(match sink {
             AuditSink::Stdout => Output::Stdout,
             AuditSink::File(path) => Output::File {
@@ -46,7 +49,7 @@ impl Output {
 
     /// Reopens the file when it was moved away or replaced (log rotation).
     #[cfg(unix)]
-    fn follow_rotation(&mut self) -> io::Result<()> {
+    pub(super) fn follow_rotation(&mut self) -> io::Result<()> {
         use std::os::unix::fs::MetadataExt;
         if let Output::File { path, file } = self {
             let current = file.metadata()?;
@@ -64,11 +67,11 @@ impl Output {
     }
 
     #[cfg(not(unix))]
-    fn follow_rotation(&mut self) -> io::Result<()> {
+    pub(super) fn follow_rotation(&mut self) -> io::Result<()> {
         Ok(())
     }
 
-    fn write_batch(&mut self, buf: &[u8], fsync: bool) -> io::Result<()> {
+    pub(super) fn write_batch(&mut self, buf: &[u8], fsync: bool) -> io::Result<()> {
         match self {
             Output::Stdout => {
                 let mut out = io::stdout().lock();
@@ -128,6 +131,25 @@ pub fn start(
             }
         })?;
     Ok(tx)
+}
+
+/// Writes one line at once, under the output's lock (no fsync).
+pub(super) fn write_inline(
+    output: &Mutex<Output>,
+    line: &[u8],
+    failing: &Mutex<Option<String>>,
+) -> Result<(), String> {
+    let mut buf = Vec::with_capacity(line.len() + 1);
+    buf.extend_from_slice(line);
+    buf.push(b'\n');
+    let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+    let result = out
+        .follow_rotation()
+        .and_then(|()| out.write_batch(&buf, false))
+        .map_err(|e| e.to_string());
+    drop(out);
+    record(&result, 1, failing);
+    result
 }
 
 fn record(result: &Result<(), String>, lines: usize, failing: &Mutex<Option<String>>) {
