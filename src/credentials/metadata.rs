@@ -43,7 +43,12 @@ impl MetadataSource {
             .await
             .map_err(|e| format!("metadata token: {}", crate::transport::describe_error(e)))?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
+        let body = crate::transport::read_limited(resp, super::sts::MAX_CREDENTIAL_REPLY_BYTES)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&body);
         if status != 200 || text.trim().is_empty() {
             return Err(format!("metadata token: HTTP {status}"));
         }
@@ -85,7 +90,15 @@ impl Source for MetadataSource {
                 .await
                 .map_err(|e| format!("metadata: {}", crate::transport::describe_error(e)))?;
             let status = resp.status().as_u16();
-            let body = resp.bytes().await.unwrap_or_default();
+            let body = crate::transport::read_limited(resp, super::sts::MAX_CREDENTIAL_REPLY_BYTES)
+                .await
+                .map_err(|e| format!("metadata {path}: {}", crate::transport::describe_error(e)))?
+                .ok_or_else(|| {
+                    format!(
+                        "metadata {path}: reply larger than {} bytes",
+                        super::sts::MAX_CREDENTIAL_REPLY_BYTES
+                    )
+                })?;
             if status != 200 {
                 return Err(format!("metadata {path}: HTTP {status}"));
             }

@@ -15,6 +15,10 @@ use crate::catalog::Vendor;
 use crate::config::AlibabaSignature;
 use crate::signing::{acs3, encode, iso8601, new_nonce, rpc_v1, tc3};
 
+/// Largest STS or instance-metadata reply read (bytes): a credential reply
+/// is a few hundred bytes.
+pub const MAX_CREDENTIAL_REPLY_BYTES: usize = 64 * 1024;
+
 /// Alibaba STS API version.
 pub const ALIBABA_STS_VERSION: &str = "2015-04-01";
 /// Tencent STS API version.
@@ -81,10 +85,12 @@ impl Source for StsSource {
                 .await
                 .map_err(|e| format!("STS: {}", crate::transport::describe_error(e)))?;
             let status = resp.status().as_u16();
-            let text = resp
-                .bytes()
+            let text = crate::transport::read_limited(resp, MAX_CREDENTIAL_REPLY_BYTES)
                 .await
-                .map_err(|e| format!("STS: {}", crate::transport::describe_error(e)))?;
+                .map_err(|e| format!("STS: {}", crate::transport::describe_error(e)))?
+                .ok_or_else(|| {
+                    format!("STS: reply larger than {MAX_CREDENTIAL_REPLY_BYTES} bytes")
+                })?;
             match r.vendor {
                 Vendor::Tencent => parse_tencent(status, &text),
                 _ => parse_alibaba(status, &text),

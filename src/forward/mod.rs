@@ -101,7 +101,7 @@ impl Forwarder {
             .map_err(|e| self.transport_error(&call, e, mutating))?;
         let status = response.status().as_u16();
         let headers = std::mem::take(response.headers_mut());
-        let body = read_limited(response)
+        let body = crate::transport::read_limited(response, MAX_REPLY_BYTES)
             .await
             .map_err(|e| self.transport_error(&call, e, mutating))?;
         let body = body.ok_or_else(|| GatewayError::BadVendorResponse {
@@ -167,17 +167,6 @@ fn record_attempt(operation: &str, took: Duration, result: &Result<VendorReply, 
         .increment(1);
     metrics::histogram!(m::VENDOR_DURATION, "operation" => operation.to_string())
         .record(took.as_secs_f64());
-}
-
-async fn read_limited(mut response: reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > MAX_REPLY_BYTES {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
 }
 
 impl tower::Service<VendorCall> for Forwarder {
