@@ -147,8 +147,14 @@ fn metadata_text(
     }
 }
 
+/// The asked profile as an audit line writes it: cut short, since it is the
+/// caller's text and its length is not checked yet.
+pub(crate) fn audited_profile(meta: &tonic::metadata::MetadataMap) -> Option<String> {
+    asked_profile(meta).map(|p| crate::error::quote(&p).into_owned())
+}
+
 /// The profile a call asks for (`None`: unreadable metadata).
-pub(crate) fn asked_profile(meta: &tonic::metadata::MetadataMap) -> Option<String> {
+fn asked_profile(meta: &tonic::metadata::MetadataMap) -> Option<String> {
     match metadata_text(meta, PROFILE_HEADER) {
         Ok(Some(p)) if !p.is_empty() => Some(p),
         Ok(_) => Some(DEFAULT_PROFILE.to_string()),
@@ -403,11 +409,6 @@ impl Gateway {
             .map_err(tonic::Status::from)
     }
 
-    /// Whether the audit log is on.
-    pub fn audits(&self) -> bool {
-        self.audit.is_some()
-    }
-
     /// The audit log, when it is on.
     pub fn audit_log(&self) -> Option<&Arc<AuditLog>> {
         self.audit.as_ref()
@@ -424,10 +425,8 @@ impl Gateway {
         let log = self.audit.as_ref().filter(|_| op.rule.mutating)?;
         let peer = request.remote_addr().map(|a| a.to_string());
         let mut record = AuditRecord::start(op, trace_id, peer);
-        // The profile asked for, even if the call is refused before it is
-        // checked (cut short: it is the caller's text, of any length yet).
-        record.profile =
-            asked_profile(request.metadata()).map(|p| crate::error::quote(&p).into_owned());
+        // The profile asked for, even if the call is refused before it is checked.
+        record.profile = audited_profile(request.metadata());
         Some(AuditGuard::new(log.clone(), record, attempts.clone()))
     }
 

@@ -307,12 +307,7 @@ async fn check_config(file: &std::path::Path, proto_dirs: &[PathBuf]) -> Result<
 
 /// The embedded catalog plus `dirs`.
 fn catalog_with(dirs: &[PathBuf]) -> Result<Catalog, String> {
-    if dirs.is_empty() {
-        Catalog::load()
-    } else {
-        Catalog::load_with_dirs(dirs)
-    }
-    .map_err(|e| format!("catalog: {e}"))
+    Catalog::load_with_dirs(dirs).map_err(|e| format!("catalog: {e}"))
 }
 
 fn list_catalog(proto_dirs: &[PathBuf], json: bool) -> Result<(), String> {

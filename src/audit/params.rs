@@ -74,15 +74,9 @@ fn json(catalog: &Catalog, value: &Value) -> Json {
 fn fields(catalog: &Catalog, specs: &[RequestField], msg: &DynamicMessage) -> Json {
     let mut out = Map::new();
     for f in specs {
-        let value = msg.get_field(&f.field);
-        let set = match value.as_ref() {
-            Value::List(l) => !l.is_empty(),
-            Value::Map(m) => !m.is_empty(),
-            _ => msg.has_field(&f.field),
-        };
-        if !set {
+        let Some(value) = crate::translate::set_value(msg, &f.field) else {
             continue;
-        }
+        };
         let value = if is_sensitive(f) {
             Json::String(REDACTED.into())
         } else {

@@ -63,7 +63,7 @@ async fn audit_refused(
     message: String,
 ) {
     let trace = TraceContext::from_metadata(meta);
-    let profile = crate::gateway::asked_profile(meta).map(|p| crate::error::quote(&p).into_owned());
+    let profile = crate::gateway::audited_profile(meta);
     let record = AuditRecord::refused(
         op,
         &trace.trace_id,

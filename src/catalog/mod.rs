@@ -221,6 +221,9 @@ impl Catalog {
     /// compiled now. A file that does not compile, or whose options are
     /// wrong, is an error naming the file, line and reason.
     pub fn load_with_dirs(dirs: &[PathBuf]) -> Result<Self, CatalogError> {
+        if dirs.is_empty() {
+            return Self::load();
+        }
         let mut pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)?;
         let loaded = load::compile_dirs(&mut pool, dirs, false)?;
         match Self::from_pool(pool, loaded) {
@@ -406,6 +409,18 @@ impl Catalog {
         self.by_path.get(path)
     }
 
+    /// Every operation of a vendor with this action name (several products,
+    /// or versions, may have it).
+    pub fn with_action<'a>(
+        &'a self,
+        vendor: Vendor,
+        action: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Operation>> + 'a {
+        self.operations
+            .iter()
+            .filter(move |op| op.vendor() == vendor && op.action() == action)
+    }
+
     /// The first operation of a vendor with this action name (tests and
     /// tools; an action name alone does not identify an operation).
     pub fn by_action(&self, vendor: Vendor, action: &str) -> Option<&Arc<Operation>> {
@@ -459,24 +474,6 @@ impl Catalog {
                     .join(", ")
             )),
         }
-    }
-
-    /// The operation of a vendor request as the vendor routes it: the
-    /// endpoint it reached (`None` when the emulator serves every endpoint on
-    /// one address), the version and the action.
-    pub fn route(
-        &self,
-        vendor: Vendor,
-        endpoint_key: Option<&str>,
-        version: &str,
-        action: &str,
-    ) -> Option<&Arc<Operation>> {
-        self.operations.iter().find(|op| {
-            op.vendor() == vendor
-                && op.action() == action
-                && op.version() == version
-                && endpoint_key.is_none_or(|k| op.service.rule.endpoint_key == k)
-        })
     }
 
     /// The endpoint keys of all services (the keys `[endpoints]` and

@@ -395,12 +395,7 @@ pub fn load_with_catalog(
         })
         .collect();
     dirs.extend(extra_dirs.iter().cloned());
-    let catalog = if dirs.is_empty() {
-        Catalog::load()
-    } else {
-        Catalog::load_with_dirs(&dirs)
-    }
-    .map_err(|e| format!("catalog: {e}"))?;
+    let catalog = Catalog::load_with_dirs(&dirs).map_err(|e| format!("catalog: {e}"))?;
     let mut config = Config::validate(file, &catalog).map_err(|e| e.to_string())?;
     config.proto_dirs = dirs;
     Ok((catalog, config))

@@ -217,11 +217,7 @@ fn resolve(
     env: &Envelope,
 ) -> Result<Arc<Operation>, Rejection> {
     let action = env.action.as_str();
-    let candidates: Vec<&Arc<Operation>> = catalog
-        .operations()
-        .iter()
-        .filter(|op| op.vendor() == vendor && op.action() == action)
-        .collect();
+    let candidates: Vec<&Arc<Operation>> = catalog.with_action(vendor, action).collect();
     if candidates.is_empty() {
         return Err(Rejection::UnknownAction(action.to_string()));
     }

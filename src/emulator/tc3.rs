@@ -70,13 +70,8 @@ pub(crate) fn authenticate(
     // client claims.
     let candidates: Vec<&str> = emu
         .catalog
-        .operations()
-        .iter()
-        .filter(|op| {
-            op.vendor() == Vendor::Tencent
-                && op.action() == env.action
-                && env.version.as_deref().is_none_or(|v| op.version() == v)
-        })
+        .with_action(Vendor::Tencent, &env.action)
+        .filter(|op| env.version.as_deref().is_none_or(|v| op.version() == v))
         .map(|op| op.service.rule.signing_service.as_str())
         .collect();
     let service = if candidates.is_empty() || candidates.contains(&parsed.service.as_str()) {

@@ -31,13 +31,7 @@ pub fn message_to_json(catalog: &Catalog, msg: &DynamicMessage) -> Map<String, J
 
 /// One field of `msg` as JSON (`None`: not set).
 pub fn field_to_json(catalog: &Catalog, msg: &DynamicMessage, f: &RequestField) -> Option<Json> {
-    let value = msg.get_field(&f.field);
-    match value.as_ref() {
-        Value::List(items) if items.is_empty() => None,
-        Value::Map(m) if m.is_empty() => None,
-        _ if !f.field.is_list() && !f.field.is_map() && !msg.has_field(&f.field) => None,
-        v => Some(value_to_json(catalog, v)),
-    }
+    super::set_value(msg, &f.field).map(|v| value_to_json(catalog, &v))
 }
 
 /// Any value as vendor JSON.

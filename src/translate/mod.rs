@@ -8,7 +8,7 @@ pub mod query;
 mod synth;
 pub mod validate;
 
-use prost_reflect::{DynamicMessage, MessageDescriptor, ReflectMessage};
+use prost_reflect::{DynamicMessage, MessageDescriptor};
 use serde_json::{Map, Value as Json};
 
 use crate::catalog::{Catalog, Operation, Vendor};
@@ -32,6 +32,26 @@ impl Violation {
     pub fn to_field_violation(&self) -> FieldViolation {
         FieldViolation::new(&self.path, &self.description)
     }
+}
+
+/// The value of a field the caller set: a non-empty list or map, or a
+/// singular field that is present (`None` for an unset one). What the wire
+/// encodings, the validator and the audit line agree is "set".
+pub fn set_value<'a>(
+    msg: &'a DynamicMessage,
+    field: &prost_reflect::FieldDescriptor,
+) -> Option<std::borrow::Cow<'a, prost_reflect::Value>> {
+    use prost_reflect::Value;
+    if !field.is_list() && !field.is_map() {
+        return msg.has_field(field).then(|| msg.get_field(field));
+    }
+    let value = msg.get_field(field);
+    let empty = match value.as_ref() {
+        Value::List(items) => items.is_empty(),
+        Value::Map(entries) => entries.is_empty(),
+        _ => false,
+    };
+    (!empty).then_some(value)
 }
 
 /// Validates a request against the catalog and encodes it for the vendor.
@@ -80,11 +100,6 @@ pub fn to_dynamic<M: prost::Message>(op: &Operation, msg: &M) -> Result<DynamicM
 /// Converts a decoded dynamic message into a generated message type.
 pub fn from_dynamic<M: prost::Message + Default>(msg: &DynamicMessage) -> Result<M, String> {
     M::decode(prost::Message::encode_to_vec(msg).as_slice()).map_err(|e| e.to_string())
-}
-
-/// The full name of a dynamic message's type (for logs).
-pub fn type_name(msg: &DynamicMessage) -> String {
-    msg.descriptor().full_name().to_string()
 }
 
 #[cfg(test)]

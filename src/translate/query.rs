@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 
 use super::json::{self, JsonError, Mode};
 use super::validate::{map_key_text, scalar_text};
-use crate::catalog::{Catalog, RequestField, Shape, WireEncoding};
+use crate::catalog::{Catalog, RequestField, WireEncoding};
 
 /// Alibaba parameters in wire form.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,26 +56,21 @@ fn field(
             }
         }
         WireEncoding::QuerySimple => {
-            let value = msg.get_field(&f.field);
-            let items = value.as_list().unwrap_or_default();
-            if !items.is_empty() {
+            if let Some(value) = super::set_value(msg, &f.field) {
+                let items = value.as_list().unwrap_or_default();
                 let joined: Vec<String> = items.iter().filter_map(scalar_text).collect();
                 out.push((name, joined.join(",")));
             }
         }
-        _ => {
-            let value = msg.get_field(&f.field);
-            match value.as_ref() {
-                Value::List(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        flatten(catalog, &format!("{name}.{}", i + 1), item, out);
-                    }
+        _ => match super::set_value(msg, &f.field).as_deref() {
+            Some(Value::List(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    flatten(catalog, &format!("{name}.{}", i + 1), item, out);
                 }
-                Value::Map(_) => flatten(catalog, &name, &value, out),
-                v if msg.has_field(&f.field) => flatten(catalog, &name, v, out),
-                _ => {}
             }
-        }
+            Some(value) => flatten(catalog, &name, value, out),
+            None => {}
+        },
     }
 }
 
@@ -372,14 +367,4 @@ fn scalar(kind: &Kind, text: &str, at: &str) -> Result<Value, DecodeError> {
         ),
         Kind::Message(_) => return Err(invalid("a message cannot be a single value")),
     })
-}
-
-/// Whether a field's shape is flattened (as opposed to one parameter).
-pub fn is_flattened(f: &RequestField) -> bool {
-    !matches!(
-        f.rule.encoding(),
-        WireEncoding::QueryJson | WireEncoding::QuerySimple
-    ) && (f.field.is_list()
-        || f.field.is_map()
-        || matches!(f.shape, Shape::Message(_) | Shape::FreeJson))
 }

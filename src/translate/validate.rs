@@ -133,16 +133,10 @@ impl Walk<'_> {
                 field: f,
                 item,
             };
-            let collection = f.field.is_list() || f.field.is_map();
-            let value = if collection || msg.has_field(&f.field) {
-                Some(msg.get_field(&f.field))
-            } else {
-                None
-            };
+            let value = super::set_value(msg, &f.field);
             let present = match value.as_deref() {
                 None => false,
                 Some(Value::List(l)) => l.iter().any(carries),
-                Some(Value::Map(m)) => !m.is_empty(),
                 Some(v) => carries(v),
             };
             if !present {
