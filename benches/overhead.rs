@@ -182,8 +182,7 @@ async fn main() {
         let mut at = Instant::now();
         // As the server's codec does: request bytes straight into the input type.
         let dynamic =
-            prost_reflect::DynamicMessage::decode(op.input.clone(), wire_request.as_slice())
-                .unwrap();
+            prost_reflect::DynamicMessage::decode(op.input(), wire_request.as_slice()).unwrap();
         lap(0, &mut at);
         let params = cloudgate::translate::encode_request(&catalog, &op, &dynamic).unwrap();
         lap(1, &mut at);
@@ -195,7 +194,7 @@ async fn main() {
             .unwrap();
         lap(3, &mut at);
         let msg =
-            cloudgate::translate::decode_response(&catalog, &op.output, &reply.payload).unwrap();
+            cloudgate::translate::decode_response(&catalog, &op.output(), &reply.payload).unwrap();
         lap(4, &mut at);
         // And the reply straight back to bytes.
         std::hint::black_box(prost::Message::encode_to_vec(&msg));

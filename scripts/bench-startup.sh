@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Start-up time and memory of the gateway with the embedded operations, and
-# with thousands more loaded through --proto-dir: the sample products are
-# generated again by `cloudgate protogen` into a scratch folder, then copied
-# under renamed packages and products (so they do not clash with the embedded
-# ones) until the loaded set passes the wanted count.
+# with more loaded through --proto-dir: the sample products are generated
+# again by `cloudgate protogen` into a scratch folder, then copied under
+# renamed packages and products (so they do not clash with the embedded ones).
 #
-# Usage: bash scripts/bench-startup.sh [LOADED_OPS]   (default 5000)
+# Usage: bash scripts/bench-startup.sh [TOTAL_OPS]   (default 5000)
 # Builds the release binary. Prints protogen time, then for each case the
-# time from spawn to "cloudgate listening" and the peak RSS (VmHWM).
+# time from spawn to "cloudgate listening" and the peak RSS (VmHWM):
+#   - embedded only;
+#   - embedded + .proto text up to TOTAL_OPS operations in all;
+#   - the same files as one descriptor set (`cloudgate catalog
+#     --descriptor-set-out`), the fast way to load many;
+#   - embedded + a descriptor set of three renamed copies of every sample.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -24,23 +28,45 @@ start=$(date +%s%N)
 "$bin" protogen --vendor alibaba --api "$samples/aliyun" --out "$scratch/gen" --lock "$scratch/lock" >/dev/null
 echo "  protogen, all samples (2 vendors, 12 product-versions): $(awk "BEGIN { printf \"%.2f\", ($(date +%s%N) - $start) / 1e9 }") s"
 
-python3 - "$scratch/gen" "$scratch/loaded" "$want" <<'PY'
+embedded=$("$bin" catalog | tail -n 1 | awk '{ print $1 }')
+python3 - "$scratch/gen" "$scratch" "$want" "$embedded" <<'PY'
 import pathlib, re, sys
-gen, out, want = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])
+gen, scratch = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+want, embedded = int(sys.argv[3]), int(sys.argv[4])
 files = sorted(gen.rglob("*.proto"))
-ops_per_copy = sum(len(re.findall(r"^\s*rpc\s", f.read_text(), re.M)) for f in files)
-copies = -(-want // ops_per_copy)
-for n in range(1, copies + 1):
+def rpcs(text):
+    return len(re.findall(r"^\s*rpc\s", text, re.M))
+def copy(n, f):
+    text = f.read_text()
+    text = re.sub(r"^package (aliyun|tencentcloud)\.", rf"package bench{n}.\1.", text, flags=re.M)
+    text = re.sub(r'(\bproduct: ")([^"]+)"', rf'\g<1>\g<2>Copy{n}"', text)
+    text = re.sub(r'(\bendpoint_key: ")([^"]+)"', rf'\g<1>\g<2>copy{n}"', text)
+    return text
+def write(dest, text):
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text)
+# Up to `want` in all: whole files, smallest first, from as many copies as needed.
+loaded, n = 0, 0
+while embedded + loaded < want:
+    n += 1
+    for f in sorted(files, key=lambda f: f.stat().st_size):
+        if embedded + loaded >= want:
+            break
+        text = copy(n, f)
+        loaded += rpcs(text)
+        write(scratch / "upto" / f"copy{n}" / f.relative_to(gen), text)
+print(f"  loaded set A: {loaded} operations of .proto text ({embedded + loaded} with the embedded)")
+total = 0
+for n in range(1, 4):
     for f in files:
-        text = f.read_text()
-        text = re.sub(r"^package (aliyun|tencentcloud)\.", rf"package bench{n}.\1.", text, flags=re.M)
-        text = re.sub(r'(\bproduct: ")([^"]+)"', rf'\g<1>\g<2>Copy{n}"', text)
-        text = re.sub(r'(\bendpoint_key: ")([^"]+)"', rf'\g<1>\g<2>copy{n}"', text)
-        dest = out / f"copy{n}" / f.relative_to(gen)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(text)
-print(f"  loaded set: {copies} renamed copies of the samples = {copies * ops_per_copy} operations")
+        text = copy(n, f)
+        total += rpcs(text)
+        write(scratch / "three" / f"copy{n}" / f.relative_to(gen), text)
+print(f"  loaded set B: 3 renamed copies of every sample, {total} operations")
 PY
+mkdir -p "$scratch/upto-set" "$scratch/three-set"
+"$bin" catalog --proto-dir "$scratch/upto" --descriptor-set-out "$scratch/upto-set/loaded.binpb" >/dev/null 2>&1
+"$bin" catalog --proto-dir "$scratch/three" --descriptor-set-out "$scratch/three-set/loaded.binpb" >/dev/null 2>&1
 
 measure() {
     local label="$1"; shift
@@ -62,8 +88,10 @@ measure() {
     kill "$pid"; wait "$pid" 2>/dev/null || true
     local ops
     ops=$("$bin" catalog "$@" | tail -n 1)
-    printf "  %-34s %6.0f ms to listening, peak RSS %4d MiB, RSS %4d MiB  (%s)\n" \
+    printf "  %-38s %6.0f ms to listening, peak RSS %4d MiB, RSS %4d MiB  (%s)\n" \
         "$label" "$(awk "BEGIN { print ($t1 - $t0) / 1e6 }")" $((hwm / 1024)) $((rss / 1024)) "$ops"
 }
 measure "embedded only"
-measure "embedded + --proto-dir copies" --proto-dir "$scratch/loaded"
+measure "embedded + set A as .proto text" --proto-dir "$scratch/upto"
+measure "embedded + set A as descriptor set" --proto-dir "$scratch/upto-set"
+measure "embedded + set B as descriptor set" --proto-dir "$scratch/three-set"

@@ -179,11 +179,11 @@ pub fn vendor_response(data: &[u8]) {
 /// The payload decodes into the operation's output type or fails with a
 /// message; a decoded message survives a protobuf round trip.
 fn decode_success(catalog: &Catalog, op: &Operation, payload: &Json) {
-    match translate::decode_response(catalog, &op.output, payload) {
+    match translate::decode_response(catalog, &op.output(), payload) {
         Ok(msg) => {
-            assert_eq!(msg.descriptor(), op.output);
+            assert_eq!(msg.descriptor(), op.output());
             let bytes = msg.encode_to_vec();
-            let again = DynamicMessage::decode(op.output.clone(), bytes.as_slice())
+            let again = DynamicMessage::decode(op.output(), bytes.as_slice())
                 .expect("a decoded response re-decodes");
             // Compared as bytes: decoding may set a field to its default
             // explicitly, which the wire form (rightly) leaves out.
@@ -413,9 +413,9 @@ impl Bytes<'_> {
 /// byte (bit 0 set, bit 1 pick an allowed value, bits 2-3 list length), then
 /// each value (strings length-prefixed).
 fn structured_request(op: &Operation, data: &[u8]) -> DynamicMessage {
-    let mut msg = DynamicMessage::new(op.input.clone());
+    let mut msg = DynamicMessage::new(op.input());
     let mut input = Bytes(data);
-    for f in &op.fields {
+    for f in op.fields() {
         let Some(control) = input.byte() else { break };
         if control & 1 == 0 {
             continue;
@@ -471,7 +471,7 @@ pub fn request_encoding(data: &[u8]) {
     };
     let (op, target) = pick(*op_sel);
     let msg = if flags & 1 == 0 {
-        match DynamicMessage::decode(op.input.clone(), rest) {
+        match DynamicMessage::decode(op.input(), rest) {
             Ok(m) => m,
             Err(_) => return,
         }
@@ -485,7 +485,7 @@ pub fn request_encoding(data: &[u8]) {
             for v in &violations {
                 let name = v.field.split('[').next().unwrap_or_default();
                 assert!(
-                    op.fields.iter().any(|f| f.proto_name() == name),
+                    op.fields().iter().any(|f| f.proto_name() == name),
                     "violation of an undeclared field {:?}",
                     v.field
                 );
@@ -641,7 +641,7 @@ fn check_params(op: &Operation, msg: &DynamicMessage, params: &WireParams) {
     match params {
         WireParams::Query(params) => {
             for (name, _) in params.query.iter().chain(&params.form) {
-                let field = op.fields.iter().find(|f| match f.rule.encoding() {
+                let field = op.fields().iter().find(|f| match f.rule.encoding() {
                     WireEncoding::QueryFlatList => name
                         .strip_prefix(f.rule.name.as_str())
                         .and_then(|r| r.strip_prefix('.'))
@@ -656,7 +656,7 @@ fn check_params(op: &Operation, msg: &DynamicMessage, params: &WireParams) {
         WireParams::Json(body) => {
             for name in body.keys() {
                 let field = op
-                    .fields
+                    .fields()
                     .iter()
                     .find(|f| &f.rule.name == name)
                     .unwrap_or_else(|| panic!("undeclared body member {name:?}"));
@@ -664,7 +664,7 @@ fn check_params(op: &Operation, msg: &DynamicMessage, params: &WireParams) {
             }
         }
     }
-    for f in &op.fields {
+    for f in op.fields() {
         let set = if f.field.is_list() {
             msg.get_field(&f.field)
                 .as_list()

@@ -57,6 +57,12 @@ pub fn oversized_headers(meta: &tonic::metadata::MetadataMap) -> Vec<FieldViolat
         .collect()
 }
 
+/// When a call's request arrived, before its message was decoded: the
+/// caller's deadline counts from here (the first call of a product also
+/// builds that product's descriptors while decoding).
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival(pub std::time::Instant);
+
 /// How much earlier than the caller's deadline the gateway gives up.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
 
@@ -248,6 +254,7 @@ impl Gateway {
         &self,
         op: &Operation,
         meta: &tonic::metadata::MetadataMap,
+        arrived: Instant,
     ) -> Result<CallContext, GatewayError> {
         let mut violations = Vec::new();
         let profile = match metadata_text(meta, PROFILE_HEADER) {
@@ -284,12 +291,12 @@ impl Gateway {
             .map(|v| v.to_str().ok().and_then(parse_grpc_timeout))
         {
             // No deadline from the caller: the configured default bounds the call.
-            None => Some(Instant::now() + self.config.server.default_deadline),
+            None => Some(arrived + self.config.server.default_deadline),
             // tonic's transport enforces grpc-timeout too (answering CANCELLED);
             // finish a little earlier so the caller gets DEADLINE_EXCEEDED with details.
             Some(Some(d)) => {
                 let d = d.min(self.config.server.max_deadline);
-                Some(Instant::now() + d - (d / 10).min(DEADLINE_MARGIN))
+                Some(arrived + d - (d / 10).min(DEADLINE_MARGIN))
             }
             Some(None) => {
                 violations.push(FieldViolation::new("grpc-timeout", "is malformed"));
@@ -454,7 +461,11 @@ impl Gateway {
                 return Err(e);
             }
         };
-        let ctx = self.context(op, request.metadata())?;
+        let arrived = request
+            .extensions()
+            .get::<Arrival>()
+            .map_or_else(Instant::now, |a| Instant::from_std(a.0));
+        let ctx = self.context(op, request.metadata(), arrived)?;
         facts.profile = Some(ctx.profile.clone());
         facts.region = Some(ctx.region.clone());
         let mut message = request.into_inner();
@@ -509,7 +520,7 @@ impl Gateway {
         };
         let reply = reply?;
         facts.request_id = Some(reply.request_id.clone()).filter(|id| !id.is_empty());
-        translate::decode_response(&self.catalog, &op.output, &reply.payload).map_err(|reason| {
+        translate::decode_response(&self.catalog, &op.output(), &reply.payload).map_err(|reason| {
             GatewayError::BadVendorResponse {
                 host,
                 http_status: reply.http_status,

@@ -75,14 +75,14 @@ async fn call(
     meta: &[(&'static str, &str)],
 ) -> Result<DynamicMessage, tonic::Status> {
     let op = catalog.operation(path).unwrap();
-    let msg = DynamicMessage::deserialize(op.input.clone(), request).unwrap();
+    let msg = DynamicMessage::deserialize(op.input(), request).unwrap();
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready().await.unwrap();
     let req = with_meta(msg, meta);
     grpc.unary(
         req,
         http::uri::PathAndQuery::from_str(path).unwrap(),
-        DynamicCodec::new(op.output.clone()),
+        DynamicCodec::new(op.output()),
     )
     .await
     .map(tonic::Response::into_inner)
@@ -395,9 +395,9 @@ async fn reflection_and_health_cover_loaded_services() {
     let op = h.catalog.operation(WIDGET).unwrap();
     let err = grpc
         .unary(
-            tonic::Request::new(DynamicMessage::new(op.input.clone())),
+            tonic::Request::new(DynamicMessage::new(op.input())),
             http::uri::PathAndQuery::from_static("/aliyun.widget.v20240101.Widget/Nope"),
-            DynamicCodec::new(op.output.clone()),
+            DynamicCodec::new(op.output()),
         )
         .await
         .unwrap_err();
@@ -668,6 +668,48 @@ fn serve_emulate_serves_loaded_operations_at_once() {
     assert_eq!(
         as_json(&tc.unwrap())["instanceIdSet"],
         json!(["g-1", "g-2"])
+    );
+}
+
+#[tokio::test]
+async fn a_descriptor_set_serves_like_the_proto_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("loaded.binpb");
+    let out = cloudgate(&[
+        "catalog",
+        "--proto-dir",
+        proto_dir().to_str().unwrap(),
+        "--descriptor-set-out",
+        set.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let from_set = Arc::new(Catalog::load_with_dirs(&[dir.path().to_path_buf()]).unwrap());
+    assert_eq!(
+        cloudgate::catalog::listing(&from_set),
+        cloudgate::catalog::listing(&catalog())
+    );
+
+    let emulator = spawn_emulator_with(from_set.clone()).await;
+    let gateway = GatewayProc::start_full(&emulator.base_url(), "", None, from_set.clone()).await;
+    let reply = call(&gateway.channel, &from_set, WIDGET, widget_request(), &[])
+        .await
+        .unwrap();
+    let calls = emulator.calls_of("Widget.CreateWidgets");
+    let mut params = calls[0].params.clone();
+    params.remove("ClientToken");
+    assert_eq!(params, widget_wire());
+    assert_eq!(as_json(&reply)["totalCount"], 2);
+    gateway.stop().await;
+    emulator.shutdown().await;
+
+    // Not a descriptor set: the error names the file.
+    std::fs::write(&set, b"not protobuf at all").unwrap();
+    let e = Catalog::load_with_dirs(&[dir.path().to_path_buf()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("loaded.binpb") && e.contains("not a FileDescriptorSet"),
+        "{e}"
     );
 }
 

@@ -134,10 +134,9 @@ async fn bad_method_data_headers_and_address_are_clear_setup_errors() {
     ));
     let text = err.to_string();
     assert!(text.contains("unknown method"), "{text}");
-    assert!(text.contains(DESCRIBE), "lists the known methods: {text}");
     assert!(
-        text.contains("tencentcloud.dlc.v20210125.Dlc/ModifyUserType"),
-        "{text}"
+        text.contains(DESCRIBE),
+        "lists the service's methods: {text}"
     );
 
     let err = run(opts(&h, "Sddp", "{}"), quiet).await.unwrap_err();

@@ -29,7 +29,7 @@ async fn every_embedded_operation_works_end_to_end_with_its_own_examples() {
     let results: Vec<(String, Result<(), String>)> = futures::stream::iter(ops.iter())
         .map(|op| {
             let channel = h.channel.clone();
-            let request = cloudgate::translate::example_request(&catalog, &op.input);
+            let request = cloudgate::translate::example_request(&catalog, &op.input());
             let op = op.clone();
             async move {
                 let mut grpc = tonic::client::Grpc::new(channel);
@@ -38,13 +38,13 @@ async fn every_embedded_operation_works_end_to_end_with_its_own_examples() {
                     .unary(
                         tonic::Request::new(request),
                         http::uri::PathAndQuery::from_str(&op.path).unwrap(),
-                        DynamicCodec::new(op.output.clone()),
+                        DynamicCodec::new(op.output()),
                     )
                     .await;
                 let outcome = match result {
                     Ok(reply) => {
                         let reply = reply.into_inner();
-                        if reply.descriptor().full_name() == op.output.full_name() {
+                        if reply.descriptor().full_name() == op.output().full_name() {
                             Ok(())
                         } else {
                             Err("reply of the wrong type".to_string())

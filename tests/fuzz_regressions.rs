@@ -78,7 +78,8 @@ fn seeds_reach_the_success_paths() {
             continue;
         }
         if let Ok(reply) = vendors::interpret(catalog, op, target, 200, &headers, &data[3..]) {
-            if cloudgate::translate::decode_response(catalog, &op.output, &reply.payload).is_ok() {
+            if cloudgate::translate::decode_response(catalog, &op.output(), &reply.payload).is_ok()
+            {
                 replies.insert(op.path.clone());
             }
         }
@@ -91,7 +92,7 @@ fn seeds_reach_the_success_paths() {
         if data[1] & 1 != 0 {
             continue;
         }
-        let msg = DynamicMessage::decode(op.input.clone(), &data[2..]).unwrap();
+        let msg = DynamicMessage::decode(op.input(), &data[2..]).unwrap();
         if cloudgate::translate::encode_request(fuzzing::catalog(), op, &msg).is_ok() {
             requests.insert(op.path.clone());
         }

@@ -1,24 +1,37 @@
-//! Proto files loaded at start-up (`--proto-dir`, `[catalog] proto_dirs`):
-//! compiled with protox, their imports of `cloudgate/v1/*.proto` and the
-//! google files resolved from the embedded set, added to the pool.
+//! Files loaded at start-up (`--proto-dir`, `[catalog] proto_dirs`): `.proto`
+//! text compiled with protox (imports of `cloudgate/v1/*.proto` and the
+//! google files resolved from the embedded set), and precompiled descriptor
+//! sets (`.binpb`, `.pb`: `buf build -o`, `protoc --include_imports -o`,
+//! `cloudgate catalog --descriptor-set-out`) read as they are.
 
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use miette::Diagnostic;
-use prost_reflect::{DescriptorPool, FileDescriptor};
+use prost_reflect::FileDescriptor;
 use protox::file::{
     ChainFileResolver, DescriptorSetFileResolver, GoogleFileResolver, IncludeFileResolver,
 };
 
+use super::raw::{split_set, RawFile};
 use super::CatalogError;
 
-fn proto_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// The `.proto` files and the descriptor sets under `dir`, at any depth.
+fn files_under(
+    dir: &Path,
+    protos: &mut Vec<PathBuf>,
+    sets: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            proto_files(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "proto") {
-            out.push(path);
+            files_under(&path, protos, sets)?;
+        } else {
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("proto") => protos.push(path),
+                Some("binpb" | "pb") => sets.push(path),
+                _ => {}
+            }
         }
     }
     Ok(())
@@ -56,84 +69,87 @@ fn describe(dir: &Path, e: &protox::Error) -> CatalogError {
     compile_err(location, reason)
 }
 
-/// Compiles every `.proto` under each directory and adds the files to
-/// `pool`; returns their names.
+/// Every file under each directory: `.proto` files compiled (with their
+/// imports), descriptor sets read. Imports first, as the catalog needs them.
 /// `source_info`: keep comments and locations (for errors that name a line;
 /// they cost most of the memory and time of large files).
-pub(super) fn compile_dirs(
-    pool: &mut DescriptorPool,
-    dirs: &[PathBuf],
-    source_info: bool,
-) -> Result<Vec<String>, CatalogError> {
+pub(super) fn load_dirs(dirs: &[PathBuf], source_info: bool) -> Result<Vec<RawFile>, CatalogError> {
     let mut loaded = Vec::new();
     for dir in dirs {
-        let mut files = Vec::new();
-        proto_files(dir, &mut files)
+        let (mut protos, mut sets) = (Vec::new(), Vec::new());
+        files_under(dir, &mut protos, &mut sets)
             .map_err(|e| compile_err(dir.display().to_string(), format!("cannot read: {e}")))?;
-        files.sort();
-        if files.is_empty() {
+        protos.sort();
+        sets.sort();
+        if protos.is_empty() && sets.is_empty() {
             return Err(compile_err(
                 dir.display().to_string(),
-                "no .proto files under this directory",
+                "no .proto files or descriptor sets (.binpb, .pb) under this directory",
             ));
         }
-        let embedded = DescriptorSetFileResolver::decode(crate::pb::FILE_DESCRIPTOR_SET)
-            .map_err(|e| compile_err("embedded descriptor set", e.to_string()))?;
-        let mut resolver = ChainFileResolver::new();
-        resolver.add(IncludeFileResolver::new(dir.clone()));
-        resolver.add(embedded);
-        resolver.add(GoogleFileResolver::new());
-        let started = std::time::Instant::now();
-        let mut compiler = protox::Compiler::with_file_resolver(resolver);
-        // Imports too (google/protobuf/struct.proto, ...): files already in
-        // the pool are skipped when the set is added.
-        compiler
-            .include_imports(true)
-            .include_source_info(source_info);
-        for file in &files {
-            compiler.open_file(file).map_err(|e| describe(dir, &e))?;
-        }
-        for meta in compiler.files() {
-            let name = meta.name();
-            if meta.is_import() {
-                continue;
-            }
-            if pool.get_file_by_name(name).is_some() || loaded.iter().any(|l| l == name) {
-                return Err(compile_err(
-                    dir.join(name).display().to_string(),
-                    format!("duplicate file: {name} is already loaded (embedded or from another --proto-dir)"),
-                ));
-            }
-            loaded.push(name.to_string());
-        }
-        let compiled = started.elapsed();
-        let bytes = compiler.encode_file_descriptor_set();
-        drop(compiler);
-        pool.decode_file_descriptor_set(bytes.as_slice())
-            .map_err(|e| {
+        for set in &sets {
+            let bytes = std::fs::read(set)
+                .map_err(|e| compile_err(set.display().to_string(), format!("cannot read: {e}")))?;
+            let files = split_set(Bytes::from(bytes)).map_err(|e| {
                 compile_err(
-                    e.file()
-                        .map(|f| dir.join(f).display().to_string())
-                        .unwrap_or_else(|| dir.display().to_string()),
-                    format!("{e} (a duplicate service or message name?)"),
+                    set.display().to_string(),
+                    format!("not a FileDescriptorSet: {e}"),
                 )
             })?;
-        tracing::info!(
-            dir = %dir.display(),
-            files = files.len(),
-            compile_ms = compiled.as_millis() as u64,
-            add_ms = (started.elapsed() - compiled).as_millis() as u64,
-            descriptor_bytes = bytes.len(),
-            "proto files loaded"
-        );
+            tracing::info!(set = %set.display(), files = files.len(), "descriptor set loaded");
+            loaded.extend(files);
+        }
+        if !protos.is_empty() {
+            loaded.extend(compile(dir, &protos, source_info)?);
+        }
     }
     Ok(loaded)
+}
+
+/// Compiles `files` (under `dir`) with their imports.
+fn compile(dir: &Path, files: &[PathBuf], source_info: bool) -> Result<Vec<RawFile>, CatalogError> {
+    let embedded = DescriptorSetFileResolver::decode(crate::pb::FILE_DESCRIPTOR_SET)
+        .map_err(|e| compile_err("embedded descriptor set", e.to_string()))?;
+    let mut resolver = ChainFileResolver::new();
+    resolver.add(IncludeFileResolver::new(dir.to_path_buf()));
+    resolver.add(embedded);
+    resolver.add(GoogleFileResolver::new());
+    let started = std::time::Instant::now();
+    let mut compiler = protox::Compiler::with_file_resolver(resolver);
+    // Imports too (google/protobuf/struct.proto, ...): the catalog skips the
+    // embedded ones.
+    compiler
+        .include_imports(true)
+        .include_source_info(source_info);
+    for file in files {
+        compiler.open_file(file).map_err(|e| describe(dir, &e))?;
+    }
+    let bytes = compiler.encode_file_descriptor_set();
+    drop(compiler);
+    tracing::info!(
+        dir = %dir.display(),
+        files = files.len(),
+        compile_ms = started.elapsed().as_millis() as u64,
+        descriptor_bytes = bytes.len(),
+        "proto files loaded"
+    );
+    split_set(Bytes::from(bytes))
 }
 
 /// `element (file:line)` for an element of a file, when the file carries
 /// source info (loaded files do).
 pub(super) fn locate(element: &str, file: &FileDescriptor, path: &[i32]) -> String {
     let info = file.file_descriptor_proto().source_code_info.as_ref();
+    locate_in(element, file.name(), info, path)
+}
+
+/// `element (file:line)` from a file's source info, when it has one.
+pub(super) fn locate_in(
+    element: &str,
+    file: &str,
+    info: Option<&prost_types::SourceCodeInfo>,
+    path: &[i32],
+) -> String {
     let line = info.and_then(|i| {
         i.location
             .iter()
@@ -142,7 +158,7 @@ pub(super) fn locate(element: &str, file: &FileDescriptor, path: &[i32]) -> Stri
             .map(|l| l + 1)
     });
     match line {
-        Some(line) => format!("{element} ({}:{line})", file.name()),
+        Some(line) => format!("{element} ({file}:{line})"),
         None => element.to_string(),
     }
 }

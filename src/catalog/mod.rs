@@ -4,23 +4,27 @@
 //! Nothing here is a hand-written table; adding an operation means adding a
 //! proto method.
 
+mod build;
 mod listing;
 mod load;
+mod raw;
 mod spec;
+mod unit;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, ExtensionDescriptor, FieldDescriptor, MessageDescriptor,
-    ReflectMessage, Value,
+    DescriptorPool, DynamicMessage, ExtensionDescriptor, FieldDescriptor, MessageDescriptor, Value,
 };
 
 use crate::pb::cloudgate::v1 as opts;
 pub use listing::{listing, table, OperationSummary};
 pub use opts::{ErrorClass, GrpcCode, Vendor, WireEncoding};
 pub use spec::{is_free_json, MessageSpec, RequestField, Shape};
+pub use unit::{Runtime, Unit};
 
 /// A problem in the proto files or their options, found when the catalog is loaded.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +78,8 @@ pub struct Service {
     pub file: String,
     /// Whether it came from the embedded set (false: a `--proto-dir`).
     pub embedded: bool,
+    /// The unit (file) it belongs to, which holds its descriptors.
+    pub unit: Arc<Unit>,
 }
 
 impl Service {
@@ -132,15 +138,14 @@ pub struct Operation {
     pub name: String,
     /// The method's options.
     pub rule: opts::MethodRule,
-    /// The request message.
-    pub input: MessageDescriptor,
-    /// The response message.
-    pub output: MessageDescriptor,
-    /// The top-level request fields in declaration order.
-    pub fields: Vec<RequestField>,
     /// Whether the vendor marks the operation deprecated.
     pub deprecated: bool,
-    errors: HashMap<String, ErrorEntry>,
+    /// Full name of the request message.
+    pub input_type: String,
+    /// Full name of the response message.
+    pub output_type: String,
+    /// Documented error codes (trimmed) to their index in `rule.errors`.
+    errors: HashMap<String, usize>,
 }
 
 impl Operation {
@@ -166,32 +171,48 @@ impl Operation {
 
     /// The idempotency-token field, when the operation has one.
     pub fn idempotency_token(&self) -> Option<&RequestField> {
-        self.fields.iter().find(|f| f.rule.idempotency_token)
+        self.fields().iter().find(|f| f.rule.idempotency_token)
+    }
+
+    /// The request message (the unit's descriptors are built on first use).
+    pub fn input(&self) -> MessageDescriptor {
+        self.spec_of(&self.input_type).descriptor.clone()
+    }
+
+    /// The response message.
+    pub fn output(&self) -> MessageDescriptor {
+        self.spec_of(&self.output_type).descriptor.clone()
+    }
+
+    /// The top-level request fields in declaration order.
+    pub fn fields(&self) -> &[RequestField] {
+        &self.spec_of(&self.input_type).fields
+    }
+
+    fn spec_of(&self, name: &str) -> &Arc<MessageSpec> {
+        self.service
+            .unit
+            .runtime()
+            .spec(name)
+            .expect("a unit builds the specs of every operation's messages")
     }
 }
 
 /// Everything the gateway knows about the operations it serves.
 #[derive(Debug)]
 pub struct Catalog {
-    pool: DescriptorPool,
+    /// The files without services (`cloudgate/v1`, google), shared by every unit.
+    base: DescriptorPool,
+    base_files: Vec<Bytes>,
+    /// Loaded files without services (imports of loaded units).
+    extra_files: Vec<Bytes>,
+    units: Vec<Arc<Unit>>,
+    unit_by_file: HashMap<String, Arc<Unit>>,
     services: Vec<Arc<Service>>,
     operations: Vec<Arc<Operation>>,
     by_path: HashMap<String, Arc<Operation>>,
     vendor_errors: HashMap<i32, HashMap<String, ErrorEntry>>,
-    specs: HashMap<String, Arc<MessageSpec>>,
     loaded_files: Vec<String>,
-}
-
-struct Extensions {
-    service: ExtensionDescriptor,
-    method: ExtensionDescriptor,
-    field: ExtensionDescriptor,
-    vendor_errors: ExtensionDescriptor,
-}
-
-fn extension(pool: &DescriptorPool, name: &str) -> Result<ExtensionDescriptor, CatalogError> {
-    pool.get_extension_by_name(name)
-        .ok_or_else(|| opt_err(name, "extension missing from the descriptor set"))
 }
 
 pub(crate) fn option_message<T: prost::Message + Default>(
@@ -214,179 +235,90 @@ pub(crate) fn option_message<T: prost::Message + Default>(
 impl Catalog {
     /// Loads the catalog from the descriptor set embedded at build time.
     pub fn load() -> Result<Self, CatalogError> {
-        Self::from_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+        let embedded = raw::split_set(Bytes::from_static(crate::pb::FILE_DESCRIPTOR_SET))?;
+        Self::build(embedded, Vec::new())
     }
 
-    /// The embedded set plus every `.proto` file under each of `dirs`,
-    /// compiled now. A file that does not compile, or whose options are
-    /// wrong, is an error naming the file, line and reason.
+    /// The embedded set plus every `.proto` file (compiled now) and every
+    /// descriptor set (`.binpb`, `.pb`) under each of `dirs`. A file that
+    /// does not compile, or whose options are wrong, is an error naming the
+    /// file, line and reason.
     pub fn load_with_dirs(dirs: &[PathBuf]) -> Result<Self, CatalogError> {
         if dirs.is_empty() {
             return Self::load();
         }
-        let mut pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)?;
-        let loaded = load::compile_dirs(&mut pool, dirs, false)?;
-        match Self::from_pool(pool, loaded) {
+        let embedded = || raw::split_set(Bytes::from_static(crate::pb::FILE_DESCRIPTOR_SET));
+        let loaded = load::load_dirs(dirs, false)?;
+        match Self::build(embedded()?, loaded) {
             Err(CatalogError::Option { .. }) => {
                 // Compiled again with source info, only to name the line.
-                let mut pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)?;
-                let loaded = load::compile_dirs(&mut pool, dirs, true)?;
-                Self::from_pool(pool, loaded)
+                Self::build(embedded()?, load::load_dirs(dirs, true)?)
             }
             other => other,
         }
     }
 
-    /// Loads the catalog from an encoded `FileDescriptorSet`.
+    /// Loads the catalog from an encoded `FileDescriptorSet` (imports first,
+    /// the `cloudgate/v1` options among them).
     pub fn from_descriptor_set(bytes: &[u8]) -> Result<Self, CatalogError> {
-        Self::from_pool(DescriptorPool::decode(bytes)?, Vec::new())
+        let files = raw::split_set(Bytes::copy_from_slice(bytes))?;
+        Self::build(files, Vec::new())
     }
 
-    fn from_pool(pool: DescriptorPool, loaded_files: Vec<String>) -> Result<Self, CatalogError> {
-        let ext = Extensions {
-            service: extension(&pool, "cloudgate.v1.service")?,
-            method: extension(&pool, "cloudgate.v1.method")?,
-            field: extension(&pool, "cloudgate.v1.field")?,
-            vendor_errors: extension(&pool, "cloudgate.v1.vendor_errors")?,
-        };
-        let locate = |element: &str, file: &prost_reflect::FileDescriptor, path: &[i32]| {
-            load::locate(element, file, path)
-        };
-
-        let mut vendor_errors: HashMap<i32, HashMap<String, ErrorEntry>> = HashMap::new();
-        for file in pool.files() {
-            let options = file.options();
-            if !options.has_extension(&ext.vendor_errors) {
-                continue;
-            }
-            if let Value::List(items) = options.get_extension(&ext.vendor_errors).as_ref() {
-                for item in items {
-                    if let Value::Message(m) = item {
-                        let ve: opts::VendorErrors = m
-                            .transcode_to()
-                            .map_err(|e| opt_err(file.name(), e.to_string()))?;
-                        let table = vendor_errors.entry(ve.vendor).or_default();
-                        for e in ve.errors {
-                            table.insert(e.code.clone(), e);
-                        }
-                    }
-                }
-            }
-        }
-
-        let mut specs = spec::SpecBuilder::new(&ext.field);
-        let mut services = Vec::new();
-        let mut operations = Vec::new();
-        let mut by_path = HashMap::new();
-        let mut identities: HashMap<(i32, String, String, String), String> = HashMap::new();
-        for sd in pool.services() {
-            let at = locate(sd.full_name(), &sd.parent_file(), sd.path());
-            let Some(rule) = option_message::<opts::ServiceRule>(&sd.options(), &ext.service, &at)?
-            else {
-                continue;
-            };
-            if rule.vendor() == Vendor::Unspecified {
-                return Err(opt_err(at, "service option has no vendor"));
-            }
-            if rule.endpoint_key.is_empty() || rule.version.is_empty() || rule.product.is_empty() {
-                return Err(opt_err(
-                    at,
-                    "product, version and endpoint_key are required",
-                ));
-            }
-            if rule.host_template.is_empty() {
-                return Err(opt_err(at, "host_template is required"));
-            }
-            if rule.vendor() == Vendor::Tencent && rule.signing_service.is_empty() {
-                return Err(opt_err(at, "Tencent services need signing_service"));
-            }
-            let file = sd.parent_file().name().to_string();
-            let service = Arc::new(Service {
-                full_name: sd.full_name().to_string(),
-                embedded: !loaded_files.contains(&file),
-                file,
-                rule,
-            });
-            for md in sd.methods() {
-                let at = locate(md.full_name(), &md.parent_file(), md.path());
-                if md.is_client_streaming() || md.is_server_streaming() {
-                    return Err(opt_err(
-                        at,
-                        "streaming methods are not supported: vendor RPC operations are unary",
-                    ));
-                }
-                let rule = option_message::<opts::MethodRule>(&md.options(), &ext.method, &at)?
-                    .ok_or_else(|| opt_err(&at, "method has no (cloudgate.v1.method) option"))?;
-                if rule.action.is_empty() {
-                    return Err(opt_err(at, "method option has no action"));
-                }
-                if rule.documented_qps < 0.0 || !rule.documented_qps.is_finite() {
-                    return Err(opt_err(at, "documented_qps must be 0 or a positive rate"));
-                }
-                let identity = (
-                    service.rule.vendor,
-                    service.rule.product.to_ascii_lowercase(),
-                    service.rule.version.clone(),
-                    rule.action.clone(),
-                );
-                let path = format!("/{}/{}", sd.full_name(), md.name());
-                if let Some(other) = identities.insert(identity, path.clone()) {
-                    return Err(opt_err(
-                        at,
-                        format!(
-                            "duplicate operation: {} {} {} is already served by {other}",
-                            service.rule.product, service.rule.version, rule.action
-                        ),
-                    ));
-                }
-                let input = md.input();
-                let input_spec = specs.add(&input, service.vendor(), true, true)?;
-                specs.add(&md.output(), service.vendor(), false, true)?;
-                let errors = rule
-                    .errors
-                    .iter()
-                    .map(|e| (e.code.trim().to_string(), e.clone()))
-                    .collect();
-                let op = Arc::new(Operation {
-                    service: service.clone(),
-                    method: md.name().to_string(),
-                    name: format!("{}.{}", service.rule.product, rule.action),
-                    path,
-                    deprecated: md
-                        .options()
-                        .get_field_by_name("deprecated")
-                        .is_some_and(|v| v.as_bool() == Some(true)),
-                    rule,
-                    input,
-                    output: md.output(),
-                    fields: input_spec.fields.clone(),
-                    errors,
-                });
-                by_path.insert(op.path.clone(), op.clone());
-                operations.push(op);
-            }
-            services.push(service);
-        }
-        let specs = specs.specs;
-        Ok(Self {
-            pool,
-            services,
-            operations,
-            by_path,
-            vendor_errors,
-            specs,
-            loaded_files,
-        })
+    /// The descriptors of the service `full_name` (its unit's pool, built on
+    /// first use).
+    pub fn service_pool(&self, full_name: &str) -> Option<&DescriptorPool> {
+        self.services
+            .iter()
+            .find(|s| s.full_name == full_name)
+            .map(|s| s.unit.runtime().pool())
     }
 
-    /// The descriptor pool the catalog was read from.
-    pub fn pool(&self) -> &DescriptorPool {
-        &self.pool
+    /// A message of any unit by full name (tests and tools; builds the unit
+    /// whose package contains it).
+    pub fn message_by_name(&self, full_name: &str) -> Option<MessageDescriptor> {
+        self.units
+            .iter()
+            .filter(|u| {
+                full_name
+                    .strip_prefix(u.package.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+            .find_map(|u| u.runtime().pool().get_message_by_name(full_name))
+            .or_else(|| self.base.get_message_by_name(full_name))
     }
 
-    /// The pool encoded as a `FileDescriptorSet` (for reflection).
+    /// Every file as an encoded `FileDescriptorSet` (for reflection), imports
+    /// first.
     pub fn encoded_pool(&self) -> Vec<u8> {
-        self.pool.encode_to_vec()
+        let mut seen = std::collections::HashSet::new();
+        let files = self
+            .base_files
+            .iter()
+            .chain(&self.extra_files)
+            .chain(self.units.iter().flat_map(|u| u.files()))
+            .filter(|b| seen.insert(b.as_ptr()))
+            .cloned();
+        raw::encode_set(files)
+    }
+
+    /// The files loaded from `--proto-dir`s, imports first, as an encoded
+    /// `FileDescriptorSet` (what `cloudgate catalog --descriptor-set-out`
+    /// writes, for a faster start than compiling `.proto` text).
+    pub fn loaded_descriptor_set(&self) -> Vec<u8> {
+        let mut seen = std::collections::HashSet::new();
+        let files = self
+            .extra_files
+            .iter()
+            .chain(
+                self.units
+                    .iter()
+                    .filter(|u| self.loaded_files.contains(&u.file))
+                    .flat_map(|u| u.files()),
+            )
+            .filter(|b| seen.insert(b.as_ptr()))
+            .cloned();
+        raw::encode_set(files)
     }
 
     /// Files compiled from `--proto-dir` directories.
@@ -492,16 +424,26 @@ impl Catalog {
     }
 
     /// The field specs of a message used by an operation (request or reply,
-    /// any depth).
+    /// any depth), from the unit whose pool the message comes from.
     pub fn spec(&self, md: &MessageDescriptor) -> Option<&Arc<MessageSpec>> {
-        self.specs.get(md.full_name())
+        let name = md.full_name();
+        let file = md.parent_file();
+        self.unit_by_file
+            .get(file.name())
+            .and_then(|u| u.runtime().spec(name))
+            .or_else(|| {
+                // A message of an imported file: the unit built from that pool.
+                self.units
+                    .iter()
+                    .filter(|u| u.is_built() && u.runtime().pool() == md.parent_pool())
+                    .find_map(|u| u.runtime().spec(name))
+            })
     }
 
     /// The vendor name of a message field (`(cloudgate.v1.field).name`, else
     /// the proto name).
     pub fn vendor_name<'a>(&'a self, field: &'a FieldDescriptor) -> &'a str {
-        self.specs
-            .get(field.parent_message().full_name())
+        self.spec(field.parent_message())
             .and_then(|s| s.fields.iter().find(|f| f.field.number() == field.number()))
             .map(|f| f.rule.name.as_str())
             .unwrap_or_else(|| field.name())
@@ -515,7 +457,7 @@ impl Catalog {
         let mut candidate = code;
         loop {
             if let Some(e) = op.errors.get(candidate) {
-                return Some(e);
+                return op.rule.errors.get(*e);
             }
             if let Some(e) = vendor.and_then(|t| t.get(candidate)) {
                 return Some(e);
@@ -526,18 +468,12 @@ impl Catalog {
             }
         }
     }
-
-    /// Whether a descriptor message belongs to this catalog's pool.
-    pub fn owns(&self, message: &impl ReflectMessage) -> bool {
-        self.pool
-            .get_message_by_name(message.descriptor().full_name())
-            .is_some()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
 
     #[test]
     fn loads_all_five_seed_operations_from_the_options() {
@@ -577,20 +513,82 @@ mod tests {
     }
 
     #[test]
+    fn a_product_is_built_on_its_first_use_only() {
+        let c = Catalog::load().unwrap();
+        assert!(c.services().iter().all(|s| !s.unit.is_built()));
+        let op = c
+            .operation("/aliyun.sddp.v20190103.Sddp/DescribeUserStatus")
+            .unwrap();
+        assert_eq!(op.input().name(), "DescribeUserStatusRequest");
+        let built: Vec<&str> = c
+            .services()
+            .iter()
+            .filter(|s| s.unit.is_built())
+            .map(|s| s.full_name.as_str())
+            .collect();
+        assert_eq!(built, ["aliyun.sddp.v20190103.Sddp"]);
+        // The reflection set still carries every file.
+        let set = prost_types::FileDescriptorSet::decode(c.encoded_pool().as_slice()).unwrap();
+        assert!(set
+            .file
+            .iter()
+            .any(|f| f.name() == "aliyun/ecs/v20140526/ecs.proto"));
+        assert!(set
+            .file
+            .iter()
+            .any(|f| f.name() == "cloudgate/v1/options.proto"));
+    }
+
+    #[test]
+    fn options_read_without_a_pool_equal_what_the_pool_reads() {
+        let c = Catalog::load().unwrap();
+        for service in c.services() {
+            let pool = service.unit.pool().unwrap();
+            let ext = pool.get_extension_by_name("cloudgate.v1.service").unwrap();
+            let sd = pool.get_service_by_name(&service.full_name).unwrap();
+            let rule = option_message::<opts::ServiceRule>(&sd.options(), &ext, "")
+                .unwrap()
+                .unwrap();
+            assert_eq!(rule, service.rule, "{}", service.full_name);
+            let ext = pool.get_extension_by_name("cloudgate.v1.method").unwrap();
+            for md in sd.methods() {
+                let op = c
+                    .operation(&format!("/{}/{}", sd.full_name(), md.name()))
+                    .unwrap();
+                let rule = option_message::<opts::MethodRule>(&md.options(), &ext, "")
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(rule, op.rule, "{}", op.path);
+                assert_eq!(md.input().full_name(), op.input_type);
+                assert_eq!(md.output().full_name(), op.output_type);
+            }
+        }
+        // Vendor-wide errors (file option 51004 of vendor_errors.proto).
+        let srus = c
+            .by_action(Vendor::Alibaba, "SetResellerUserStatus")
+            .unwrap();
+        assert!(c
+            .vendor_errors
+            .get(&(Vendor::Alibaba as i32))
+            .is_some_and(|t| !t.is_empty()));
+        assert!(c.error(srus, "Throttling.User").is_some());
+    }
+
+    #[test]
     fn request_fields_carry_vendor_names_and_encodings() {
         let c = Catalog::load().unwrap();
         let op = c
             .by_action(Vendor::Alibaba, "ModifyAccountRelation")
             .unwrap();
         let role = op
-            .fields
+            .fields()
             .iter()
             .find(|f| f.proto_name() == "role_codes")
             .unwrap();
         assert_eq!(role.rule.name, "RoleCodes");
         assert_eq!(role.rule.encoding(), WireEncoding::QueryFlatList);
         let nick = op
-            .fields
+            .fields()
             .iter()
             .find(|f| f.proto_name() == "child_nick")
             .unwrap();
@@ -600,7 +598,7 @@ mod tests {
             .by_action(Vendor::Alibaba, "SetResellerUserStatus")
             .unwrap();
         let owner = srus
-            .fields
+            .fields()
             .iter()
             .find(|f| f.proto_name() == "owner_id")
             .unwrap();
@@ -642,8 +640,7 @@ mod tests {
     fn response_field_vendor_names_come_from_options() {
         let c = Catalog::load().unwrap();
         let msg = c
-            .pool()
-            .get_message_by_name("aliyun.sddp.v20190103.UserStatus")
+            .message_by_name("aliyun.sddp.v20190103.UserStatus")
             .unwrap();
         let f = msg.get_field_by_name("use_oss_size").unwrap();
         assert_eq!(c.vendor_name(&f), "UseOssSize");

@@ -23,12 +23,12 @@ pub(crate) fn reply_body(catalog: &Catalog, op: &Operation, wrapped: bool) -> Va
     let sample = sample.filter(|b| b.get("Success") != Some(&Value::Bool(false)));
     if let Some(body) = sample {
         if let Some(p) = payload(&body) {
-            if translate::decode_response(catalog, &op.output, &p).is_ok() {
+            if translate::decode_response(catalog, &op.output(), &p).is_ok() {
                 return body;
             }
         }
     }
-    let synthesized = Value::Object(translate::synthesize(catalog, &op.output));
+    let synthesized = Value::Object(translate::synthesize(catalog, &op.output()));
     if wrapped {
         json!({ "Response": synthesized })
     } else {

@@ -22,7 +22,7 @@ pub(crate) fn check(
         Params::Json(map) => {
             // Tencent rejects members the action does not have before anything else.
             let body = serde_json::Value::Object(map.clone());
-            let decoded = json::json_to_message(catalog, &op.input, &body, Mode::Request, "");
+            let decoded = json::json_to_message(catalog, &op.input(), &body, Mode::Request, "");
             if let Err(JsonError::Unknown(name)) = &decoded {
                 return Err(Rejection::UnknownParameter(name.clone()));
             }
@@ -31,7 +31,7 @@ pub(crate) fn check(
         }
         Params::Query(pairs) => {
             check_region(op, region)?;
-            query::decode(catalog, &op.input, pairs).map_err(rejection)?
+            query::decode(catalog, &op.input(), pairs).map_err(rejection)?
         }
     };
     match validate(catalog, &msg).into_iter().next() {

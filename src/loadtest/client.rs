@@ -203,8 +203,7 @@ mod tests {
     fn request_json_errors_name_the_message_and_the_problem() {
         let catalog = Catalog::load().unwrap();
         let desc = catalog
-            .pool()
-            .get_message_by_name("aliyun.sddp.v20190103.DescribeUserStatusRequest")
+            .message_by_name("aliyun.sddp.v20190103.DescribeUserStatusRequest")
             .unwrap();
         let ok = parse_request(&desc, r#"{"lang":"en_us"}"#).unwrap();
         assert_eq!(

@@ -42,6 +42,8 @@ pub use report::{LatencyUs, Report};
 pub use runner::StopReason;
 pub use tally::Progress;
 
+use prost_reflect::DescriptorPool;
+
 use crate::catalog::{Catalog, CatalogError};
 use client::Caller;
 use report::RunInfo;
@@ -251,11 +253,16 @@ where
     let channel = client::connect(&target, opts.timeout).await?;
     // The target's own description (reflection) first, so any method it
     // serves can be driven; the embedded catalog when reflection is closed.
+    // The catalog's own descriptors of that service (empty when unknown).
+    let local = catalog
+        .service_pool(&name.service)
+        .cloned()
+        .unwrap_or_else(DescriptorPool::new);
     let method = match reflect::service_pool(channel.clone(), &name.service).await {
         Ok(pool) => match method::resolve(&pool, &opts.method) {
             Err(MethodError::Unknown { input, known }) => {
                 // Name the methods of both descriptions.
-                method::resolve(catalog.pool(), &opts.method).map_err(|e| match e {
+                method::resolve(&local, &opts.method).map_err(|e| match e {
                     MethodError::Unknown { known: more, .. } => {
                         let mut all: Vec<String> = known.into_iter().chain(more).collect();
                         all.sort();
@@ -269,7 +276,7 @@ where
         },
         Err(why) => {
             tracing::debug!(%why, "no reflection; resolving in the embedded catalog");
-            method::resolve(catalog.pool(), &opts.method)?
+            method::resolve(&local, &opts.method)?
         }
     };
     let request = parse_request(&method.input(), &opts.data)?;

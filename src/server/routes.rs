@@ -45,7 +45,9 @@ impl tower::Service<http::Request<Body>> for Dispatch {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        req.extensions_mut()
+            .insert(crate::gateway::Arrival(std::time::Instant::now()));
         let Some(op) = self.gateway.catalog().operation(req.uri().path()).cloned() else {
             let path = req.uri().path().to_string();
             return Box::pin(async move {
@@ -59,7 +61,7 @@ impl tower::Service<http::Request<Body>> for Dispatch {
         let gateway = self.gateway.clone();
         let max = self.max_request_bytes;
         Box::pin(async move {
-            let codec = DynamicCodec::new(op.input.clone());
+            let codec = DynamicCodec::new(op.input());
             let mut grpc = tonic::server::Grpc::new(codec)
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(usize::MAX);

@@ -94,7 +94,7 @@ pub fn decode_response(
 /// Converts any generated request message into a dynamic one of the catalog's pool.
 pub fn to_dynamic<M: prost::Message>(op: &Operation, msg: &M) -> Result<DynamicMessage, String> {
     let bytes = msg.encode_to_vec();
-    DynamicMessage::decode(op.input.clone(), bytes.as_slice()).map_err(|e| e.to_string())
+    DynamicMessage::decode(op.input(), bytes.as_slice()).map_err(|e| e.to_string())
 }
 
 /// Converts a decoded dynamic message into a generated message type.
@@ -215,7 +215,7 @@ mod tests {
         let c = catalog();
         let op = c.by_action(Vendor::Alibaba, "DescribeUserStatus").unwrap();
         let json: Json = serde_json::from_str(&op.rule.sample_response).unwrap();
-        let msg = decode_response(&c, &op.output, &json).unwrap();
+        let msg = decode_response(&c, &op.output(), &json).unwrap();
         let resp: sddp::DescribeUserStatusResponse = from_dynamic(&msg).unwrap();
         assert_eq!(resp.request_id, "769FB3C1-F4C9-42DF-9B72-7077A8989C13");
         let s = resp.user_status.unwrap();
@@ -253,7 +253,7 @@ mod tests {
         let op = c.by_action(Vendor::Alibaba, "DescribeUserStatus").unwrap();
         let ok: Json = serde_json::json!({"RequestId": "r", "UserStatus": {"UseAgentAudit": 1, "UseOssSize": "99"}});
         let resp: sddp::DescribeUserStatusResponse =
-            from_dynamic(&decode_response(&c, &op.output, &ok).unwrap()).unwrap();
+            from_dynamic(&decode_response(&c, &op.output(), &ok).unwrap()).unwrap();
         let s = resp.user_status.unwrap();
         assert!(s.use_agent_audit);
         assert_eq!(s.use_oss_size, 99);
@@ -263,7 +263,7 @@ mod tests {
             serde_json::json!({"UserStatus": {"Authed": "maybe"}}),
             serde_json::json!([1, 2]),
         ] {
-            assert!(decode_response(&c, &op.output, &bad).is_err(), "{bad}");
+            assert!(decode_response(&c, &op.output(), &bad).is_err(), "{bad}");
         }
     }
 }
