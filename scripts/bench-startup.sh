@@ -73,6 +73,7 @@ measure() {
     local port
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     local log="$scratch/serve.log"
+    : >"$log"
     local t0=$(date +%s%N)
     "$bin" serve --emulate --listen "127.0.0.1:$port" "$@" >"$log" 2>&1 &
     local pid=$!
