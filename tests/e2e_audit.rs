@@ -460,9 +460,10 @@ async fn connect_calls_are_audited_like_grpc() {
             .send()
     };
     // Handled by the gateway: one line, as for gRPC.
-    let resp = post(r#"{"directoryId": "d-00fc2p61abcd", "userId": "u-1", "newStatus": "Disabled"}"#)
-        .await
-        .unwrap();
+    let resp =
+        post(r#"{"directoryId": "d-00fc2p61abcd", "userId": "u-1", "newStatus": "Disabled"}"#)
+            .await
+            .unwrap();
     assert_eq!(resp.status(), 200);
     let line = added_line(&audit, 0);
     assert_eq!(line["action"], "UpdateUserStatus");
@@ -475,7 +476,10 @@ async fn connect_calls_are_audited_like_grpc() {
     assert_eq!(line["code"], "INVALID_ARGUMENT");
     assert_eq!(line["outcome"], "rejected");
     assert_eq!(line["attempts"], 0);
-    assert!(line["error"].as_str().unwrap().contains("not valid JSON"), "{line}");
+    assert!(
+        line["error"].as_str().unwrap().contains("not valid JSON"),
+        "{line}"
+    );
     assert_eq!(h.emulator.calls().len(), 1);
     h.stop().await;
 }
