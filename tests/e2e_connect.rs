@@ -644,3 +644,44 @@ async fn cors_is_off_by_default_and_answers_configured_origins() {
     assert_eq!(h.emulator.calls().len(), 1);
     h.stop().await;
 }
+
+/// Not a check: per-call latency of the same write over gRPC, Connect JSON
+/// (HTTP/1.1), Connect proto (h2c) and gRPC-Web, sequential calls against the
+/// emulator, limits lifted as in benches/overhead.rs. Run with
+/// `cargo nextest run --test e2e_connect --run-ignored only --no-capture`.
+#[tokio::test]
+#[ignore]
+async fn measure_latency_per_protocol() {
+    let h = start(
+        "[ratelimit.operations.UpdateUserStatus]\nqps = 100000\nburst = 100000\n[ratelimit]\nmax_wait_ms = 0\n",
+    )
+    .await;
+    let c = Client::new(&h);
+    let n = 500;
+    let pct = |mut v: Vec<Duration>| {
+        v.sort();
+        (v[v.len() / 2], v[v.len() * 99 / 100])
+    };
+    let mut grpc = Vec::new();
+    let mut client = h.cloudsso();
+    for _ in 0..n {
+        let t = Instant::now();
+        client
+            .update_user_status(support::update_user())
+            .await
+            .unwrap();
+        grpc.push(t.elapsed());
+    }
+    println!("gRPC   p50, p99 {:?}", pct(grpc));
+    for proto in POSTS {
+        let mut v = Vec::new();
+        for _ in 0..n {
+            let t = Instant::now();
+            let r = c.call(proto, UPDATE, UPDATE_JSON, &[]).await;
+            assert_eq!(r.code, "ok", "{r:?}");
+            v.push(t.elapsed());
+        }
+        println!("{proto:<6?} p50, p99 {:?}", pct(v));
+    }
+    h.stop().await;
+}
