@@ -30,7 +30,7 @@ enum Proto {
     Binary,
     /// Connect GET, `?encoding=json`, HTTP/1.1.
     Get,
-    /// gRPC-Web, `application/grpc-web+proto`, h2c.
+    /// gRPC-Web, `application/grpc-web+proto`, HTTP/1.1 (as browsers may).
     Web,
 }
 use Proto::*;
@@ -131,7 +131,7 @@ impl Client {
                 let mut frame = vec![0u8];
                 frame.extend_from_slice(&(msg.len() as u32).to_be_bytes());
                 frame.extend_from_slice(&msg);
-                self.h2c
+                self.http1
                     .post(&url)
                     .header("content-type", "application/grpc-web+proto")
                     .header("x-grpc-web", "1")

@@ -187,7 +187,9 @@ pub async fn serve(
 }
 
 /// Bytes a new connection must send within the handshake timeout: the
-/// HTTP/2 client preface is 24 bytes, a TLS ClientHello more.
+/// HTTP/2 client preface is 24 bytes, a TLS ClientHello more (an HTTP/1.1
+/// request shorter than this is served; its connection is closed once idle
+/// past the timeout).
 const SETUP_BYTES: usize = 24;
 
 /// A connection counted against `[server] max_connections` until it closes,
