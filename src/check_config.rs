@@ -136,6 +136,24 @@ pub fn report(config: &Config, catalog: &Catalog, credentials: &CredentialStore)
         sv.default_deadline,
         sv.max_deadline
     );
+    let cors = match &sv.cors {
+        None => "off (no browser origin may call)".to_string(),
+        Some(c) => match c.listed_origins() {
+            None => format!("any origin, preflight cached {:?}", c.max_age),
+            Some(list) => format!(
+                "{}, preflight cached {:?}",
+                list.iter()
+                    .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                c.max_age
+            ),
+        },
+    };
+    let _ = writeln!(
+        w,
+        "protocols         gRPC, gRPC-Web and Connect on the listen port (HTTP/1.1 and HTTP/2); CORS {cors}"
+    );
     auth_report(w, config);
     let loaded = catalog.loaded_files().len();
     let _ = writeln!(

@@ -441,3 +441,45 @@ async fn calls_refused_before_the_handler_are_audited_too() {
         .all(|c| c.action != "ModifyAccountRelation"));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn connect_calls_are_audited_like_grpc() {
+    let (h, audit) = start("").await;
+    let ops = bearer(OPS_TOKEN);
+    let client = reqwest::Client::new();
+    let url = format!(
+        "http://{}/aliyun.cloudsso.v20210515.CloudSSO/UpdateUserStatus",
+        h.addr
+    );
+    let post = |body: &'static str| {
+        client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("authorization", &ops)
+            .body(body)
+            .send()
+    };
+    // Handled by the gateway: one line, as for gRPC.
+    let resp =
+        post(r#"{"directoryId": "d-00fc2p61abcd", "userId": "u-1", "newStatus": "Disabled"}"#)
+            .await
+            .unwrap();
+    assert_eq!(resp.status(), 200);
+    let line = added_line(&audit, 0);
+    assert_eq!(line["action"], "UpdateUserStatus");
+    assert_eq!(line["code"], "OK");
+    assert_eq!(line["profile"], "default");
+    // Refused before the handler (JSON that does not decode): audited too.
+    let resp = post(r#"{"directoryId": 7}"#).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let line = added_line(&audit, 1);
+    assert_eq!(line["code"], "INVALID_ARGUMENT");
+    assert_eq!(line["outcome"], "rejected");
+    assert_eq!(line["attempts"], 0);
+    assert!(
+        line["error"].as_str().unwrap().contains("not valid JSON"),
+        "{line}"
+    );
+    assert_eq!(h.emulator.calls().len(), 1);
+    h.stop().await;
+}

@@ -446,3 +446,95 @@ fn a_non_loopback_listen_is_accepted_with_caller_auth() {
     let _ = child.wait();
     assert!(listening, "the gateway did not start listening");
 }
+
+/// An HTTPS client trusting the test CA, with a client certificate when given.
+fn https(pki: &Pki, identity: Option<&Pem>) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(pki.ca.cert.as_bytes()).unwrap();
+    let mut b = reqwest::Client::builder().add_root_certificate(ca);
+    if let Some(p) = identity {
+        let pem = format!("{}\n{}", p.cert, p.key);
+        b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// A Connect JSON call; the HTTP status and the Connect code ("ok" on success).
+async fn connect_call(
+    client: &reqwest::Client,
+    h: &Harness,
+    path: &str,
+    json: &str,
+) -> (u16, String) {
+    let resp = client
+        .post(format!("https://{}{path}", h.addr))
+        .header("content-type", "application/json")
+        .body(json.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let code = body["code"].as_str().unwrap_or("ok").to_string();
+    (status, code)
+}
+
+/// A gRPC-Web call of an empty request; the grpc-status.
+async fn web_call(client: &reqwest::Client, h: &Harness, path: &str) -> String {
+    let resp = client
+        .post(format!("https://{}{path}", h.addr))
+        .header("content-type", "application/grpc-web+proto")
+        .body(vec![0u8; 5])
+        .send()
+        .await
+        .unwrap();
+    if let Some(s) = resp.headers().get("grpc-status") {
+        return s.to_str().unwrap().to_string();
+    }
+    let body = resp.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&body);
+    let at = text.find("grpc-status:").expect("a trailers frame") + "grpc-status:".len();
+    text[at..].split("\r\n").next().unwrap().trim().to_string()
+}
+
+#[tokio::test]
+async fn connect_and_grpc_web_over_mtls_get_the_same_rules() {
+    const DESCRIBE: &str = "/aliyun.sddp.v20190103.Sddp/DescribeUserStatus";
+    const MODIFY: &str = "/tencentcloud.dlc.v20210125.Dlc/ModifyUserType";
+    let modify = r#"{"userId": "100021240181", "userType": "ADMIN"}"#;
+    let pki = pki();
+    let h = start(&pki, Some(&pki.billing), "").await;
+    let billing = https(&pki, Some(&pki.billing));
+    assert_eq!(
+        connect_call(&billing, &h, DESCRIBE, "{}").await,
+        (200, "ok".into())
+    );
+    assert_eq!(web_call(&billing, &h, DESCRIBE).await, "0");
+    assert_eq!(h.emulator.calls().len(), 2);
+    // A method outside billing-svc's rules: refused on each protocol, as on gRPC.
+    let denied = (403, "permission_denied".to_string());
+    assert_eq!(connect_call(&billing, &h, MODIFY, modify).await, denied);
+    assert_eq!(web_call(&billing, &h, MODIFY).await, "7");
+    let st = h
+        .dlc()
+        .modify_user_type(modify_user_type())
+        .await
+        .unwrap_err();
+    assert_eq!(st.code(), Code::PermissionDenied);
+    // ops-svc (matched by CN) may call it.
+    let ops = https(&pki, Some(&pki.ops));
+    assert_eq!(
+        connect_call(&ops, &h, MODIFY, modify).await,
+        (200, "ok".into())
+    );
+    // No certificate and no token: unauthenticated everywhere.
+    let anonymous = https(&pki, None);
+    let unauth = (401, "unauthenticated".to_string());
+    assert_eq!(connect_call(&anonymous, &h, DESCRIBE, "{}").await, unauth);
+    assert_eq!(web_call(&anonymous, &h, DESCRIBE).await, "16");
+    assert_eq!(
+        h.emulator.calls().len(),
+        3,
+        "refused calls reached the vendor"
+    );
+    h.stop().await;
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the client examples (examples/python, examples/node) against a gateway
+# Runs the client examples (examples/python, examples/node: gRPC and Connect) against a gateway
 # started with `serve --emulate` on a free loopback port, and checks their output.
 #
 # Usage: bash scripts/ci/examples.sh [path/to/cloudgate]   (default: target/debug/cloudgate)
@@ -112,6 +112,7 @@ run_example() { # name, command...
 
 run_example python .venv/bin/python examples/python/client.py
 run_example node node examples/node/client.js
+run_example node-connect node examples/node/connect_client.js
 
 if ! kill -0 "$gateway_pid" 2>/dev/null; then
     echo "examples.sh: the gateway died during the examples:" >&2
@@ -123,4 +124,4 @@ if grep -q "panicked" "$log"; then
     cat "$log" >&2
     exit 1
 fi
-echo "client examples: python and node passed against $addr"
+echo "client examples: python, node (gRPC) and node (Connect) passed against $addr"

@@ -22,12 +22,18 @@ README.md is the source of truth:
   * grpcurl commands in a block that also holds a `cloudgate serve ...` line
     (e.g. `cloudgate serve --emulate --proto-dir tests/protos`) run against a
     second gateway started with that line's arguments;
+  * every `curl` command naming the gateway's address in a ```sh block (the Connect examples, section
+    "Without gRPC tooling: Connect and gRPC-Web") is run as printed against the
+    same gateway, the address rewritten, with `--write-out` added to read the
+    HTTP status: it must exit 0 with HTTP 200 and a JSON object with a
+    non-empty `requestId`; that section must hold at least a read and a write;
   * also `describe` of every service in proto/ (beyond the README's one).
 Fails loudly (exit 1) on any mismatch, printing the command and its output.
 """
 
 import json
 import os
+import shutil
 import pathlib
 import re
 import shlex
@@ -41,6 +47,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 README = pathlib.Path(os.environ.get("README_MD") or REPO / "README.md")  # README_MD: for testing this script
 README_ADDRS = ("127.0.0.1:50051", "localhost:50051")
 GRPCURL_SECTION = "Calling it with grpcurl"
+CONNECT_SECTION = "Without gRPC tooling: Connect and gRPC-Web"
 
 
 def fail(msg: str) -> None:
@@ -265,6 +272,43 @@ def check(cmd, argv, p, shown_output, services):
     return f"{method}: ok requestId={reply['requestId']}"
 
 
+def run_curl(cmd: str, addr: str):
+    """Runs a README curl example against ADDR; returns (argv, process, HTTP status, body)."""
+    if not any(a in cmd for a in README_ADDRS):
+        fail(f"README curl example names no address among {README_ADDRS}: {cmd}")
+    rewritten = cmd
+    for a in README_ADDRS:
+        rewritten = rewritten.replace(a, addr)
+    argv = shlex.split(rewritten)
+    if argv[0] != "curl" or any(tok in ("|", ";", "&&", "||", ">") for tok in argv):
+        fail(f"README curl example is not a single curl command: {cmd}")
+    curl = shutil.which("curl")
+    if not curl:
+        fail("curl is not installed (needed for README's Connect examples)")
+    argv = [curl, *argv[1:], "--max-time", "30", "--write-out", "\n%{http_code}"]
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=40, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        fail(f"timed out after 40 s: {cmd}")
+    body, _, status = p.stdout.rpartition("\n")
+    return argv, p, status.strip(), body
+
+
+def check_curl(cmd: str, addr: str) -> str:
+    argv, p, status, body = run_curl(cmd, addr)
+    where = f"\n  command: {cmd}\n  exit: {p.returncode}\n  HTTP status: {status}\n  stdout:\n{body}\n  stderr:\n{p.stderr}"
+    if p.returncode != 0 or status != "200":
+        fail(f"curl example did not answer HTTP 200{where}")
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        fail(f"curl example's reply is not JSON{where}")
+    if not isinstance(reply, dict) or not isinstance(reply.get("requestId"), str) or not reply["requestId"]:
+        fail(f"curl example's reply is not a JSON object with a requestId{where}")
+    path = next((a for a in argv if a.startswith("http")), "?").split("?")[0]
+    return f"{path.split('/', 3)[-1]}: HTTP {status} requestId={reply['requestId']}"
+
+
 def main() -> int:
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
@@ -291,6 +335,13 @@ def main() -> int:
             if cmd.startswith("grpcurl "):
                 shown = b.get("shown_output") if j == len(cmds) - 1 else None
                 examples.append((b["heading"], cmd, shown, own))
+    curls = [(b["heading"], cmd) for b in blocks if b["lang"] in ("sh", "bash", "shell")
+             for cmd in commands(b["body"])
+             # Calls of the gateway; other curl lines (the emulator's admin API) are not Connect examples.
+             if cmd.startswith("curl ") and any(a in cmd for a in README_ADDRS)]
+    connect_curls = [c for h, c in curls if h == CONNECT_SECTION]
+    if not any("/Describe" in c for c in connect_curls) or not any("/Update" in c for c in connect_curls):
+        fail(f'README.md: the section "{CONNECT_SECTION}" should hold curl examples of a read (Describe...) and a write (Update...)')
     in_section = [e for e in examples if e[0] == GRPCURL_SECTION]
     if not in_section:
         fail(f'README.md: no grpcurl commands in the section "{GRPCURL_SECTION}"')
@@ -309,6 +360,9 @@ def main() -> int:
                 continue
             argv, p = run_grpcurl(cmd, grpcurl, addr)
             print(f"  ok  [{heading}] {check(cmd, argv, p, shown, services)}")
+        print(f"{len(curls)} curl (Connect) examples in README.md")
+        for heading, cmd in curls:
+            print(f"  ok  [{heading}] {check_curl(cmd, addr)}")
         for own in sorted({e[3] for e in examples if e[3] is not None}):
             other, other_addr, other_log, _ = launch(binary, list(own))
             try:
@@ -340,7 +394,7 @@ def main() -> int:
     keep_for_scan("grpcurl-gateway.log", text)
     if "panicked" in text:
         fail("the gateway log shows a panic")
-    print(f"grpcurl: {len(examples)} README examples and {len(services)} describes passed")
+    print(f"grpcurl: {len(examples)} README examples, {len(curls)} curl examples and {len(services)} describes passed")
     return 0
 
 

@@ -76,9 +76,14 @@ async fn audit_refused(
 }
 
 /// The error status of a trailers-only reply (what tonic sends when it
-/// refuses a request itself).
+/// refuses a request itself), or of a Connect error reply (which carries
+/// its status in the reply's extensions).
 fn refusal(resp: &http::Response<Body>) -> Option<tonic::Status> {
-    tonic::Status::from_header_map(resp.headers()).filter(|s| s.code() != tonic::Code::Ok)
+    resp.extensions()
+        .get::<tonic::Status>()
+        .cloned()
+        .or_else(|| tonic::Status::from_header_map(resp.headers()))
+        .filter(|s| s.code() != tonic::Code::Ok)
 }
 
 impl<S> tower::Service<http::Request<Body>> for AuditRefusals<S>

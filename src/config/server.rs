@@ -1,5 +1,6 @@
 //! `[server]`: how the gRPC port protects itself (request size, streams,
-//! connections, keepalive, deadlines) and how long shutdown waits.
+//! connections, keepalive, deadlines), how long shutdown waits, and which
+//! browser origins may call it (`[server.cors]`, for Connect and gRPC-Web).
 
 use std::time::Duration;
 
@@ -31,6 +32,47 @@ pub struct ServerSection {
     pub default_deadline_ms: Option<u64>,
     /// Longest deadline honoured; longer ones are shortened, ms (default 300000).
     pub max_deadline_ms: Option<u64>,
+    /// `[server.cors]`: browser origins allowed to call (off when absent).
+    pub cors: Option<CorsSection>,
+}
+
+/// `[server.cors]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSection {
+    /// Origins allowed, e.g. `["https://tools.example.org"]`; `["*"]` for any.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// How long a browser may cache a preflight answer, seconds (default 600).
+    pub max_age_secs: Option<u64>,
+}
+
+/// Which browser origins may call the gateway (Connect and gRPC-Web).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Any origin (`["*"]`).
+    Any,
+    /// These origins, exactly as browsers send them (`scheme://host[:port]`).
+    List(Vec<http::HeaderValue>),
+}
+
+/// Validated `[server.cors]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsSettings {
+    /// The origins allowed.
+    pub origins: CorsOrigins,
+    /// Preflight cache lifetime.
+    pub max_age: Duration,
+}
+
+impl CorsSettings {
+    /// The origins listed; `None`: any origin.
+    pub fn listed_origins(&self) -> Option<&[http::HeaderValue]> {
+        match &self.origins {
+            CorsOrigins::Any => None,
+            CorsOrigins::List(l) => Some(l),
+        }
+    }
 }
 
 /// Validated `[server]` settings.
@@ -54,6 +96,8 @@ pub struct ServerSettings {
     pub default_deadline: Duration,
     /// Longest deadline honoured.
     pub max_deadline: Duration,
+    /// Browser origins allowed to call; `None`: no CORS headers (the default).
+    pub cors: Option<CorsSettings>,
 }
 
 fn count<T: PartialOrd + From<u8> + Copy>(
@@ -96,6 +140,7 @@ pub fn server(s: &ServerSection) -> Result<ServerSettings, ConfigError> {
         )?,
         default_deadline: ms("server.default_deadline_ms", s.default_deadline_ms, 30_000)?,
         max_deadline: ms("server.max_deadline_ms", s.max_deadline_ms, 300_000)?,
+        cors: s.cors.as_ref().map(cors).transpose()?,
     };
     if settings.default_deadline > settings.max_deadline {
         return Err(invalid(
@@ -104,4 +149,85 @@ pub fn server(s: &ServerSection) -> Result<ServerSettings, ConfigError> {
         ));
     }
     Ok(settings)
+}
+
+/// Validates `[server.cors]`.
+fn cors(c: &CorsSection) -> Result<CorsSettings, ConfigError> {
+    const KEY: &str = "server.cors.allowed_origins";
+    if c.allowed_origins.is_empty() {
+        return Err(invalid(
+            KEY,
+            "must list at least one origin (or remove [server.cors])",
+        ));
+    }
+    let origins = if c.allowed_origins.iter().any(|o| o == "*") {
+        if c.allowed_origins.len() > 1 {
+            return Err(invalid(KEY, "\"*\" allows every origin; list nothing else"));
+        }
+        CorsOrigins::Any
+    } else {
+        let mut list = Vec::new();
+        for o in &c.allowed_origins {
+            let parsed = url::Url::parse(o).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && !o.ends_with('/')
+                    && u.query().is_none()
+            });
+            let value = parsed.and_then(|_| http::HeaderValue::from_str(o).ok());
+            match value {
+                Some(v) => list.push(v),
+                None => {
+                    return Err(invalid(
+                        KEY,
+                        format!("{o:?} is not an origin like https://tools.example.org"),
+                    ))
+                }
+            }
+        }
+        CorsOrigins::List(list)
+    };
+    let max_age = Duration::from_secs(c.max_age_secs.unwrap_or(600));
+    Ok(CorsSettings { origins, max_age })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> Result<ServerSettings, ConfigError> {
+        #[derive(Deserialize)]
+        struct F {
+            server: ServerSection,
+        }
+        let f: F = toml::from_str(toml_text).unwrap();
+        server(&f.server)
+    }
+
+    #[test]
+    fn cors_is_off_by_default_and_checks_origins() {
+        assert_eq!(parse("[server]\n").unwrap().cors, None);
+        let s = parse("[server.cors]\nallowed_origins = [\"https://tools.example.org\", \"http://localhost:5173\"]\n")
+            .unwrap()
+            .cors
+            .unwrap();
+        assert!(matches!(&s.origins, CorsOrigins::List(l) if l.len() == 2));
+        assert_eq!(s.max_age, Duration::from_secs(600));
+        let any = parse("[server.cors]\nallowed_origins = [\"*\"]\nmax_age_secs = 5\n").unwrap();
+        assert_eq!(any.cors.unwrap().origins, CorsOrigins::Any);
+        for bad in [
+            "allowed_origins = []",
+            "allowed_origins = [\"*\", \"https://a.example\"]",
+            "allowed_origins = [\"tools.example.org\"]",
+            "allowed_origins = [\"https://a.example/path\"]",
+            "allowed_origins = [\"https://a.example/\"]",
+        ] {
+            let e = parse(&format!("[server.cors]\n{bad}\n")).unwrap_err();
+            assert!(
+                e.to_string().contains("server.cors.allowed_origins"),
+                "{bad}: {e}"
+            );
+        }
+    }
 }

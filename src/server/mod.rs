@@ -1,6 +1,7 @@
-//! The tonic server: the five vendor services (each method one line into the
-//! generic gateway), gRPC health, server reflection (v1 and v1alpha), and
-//! graceful shutdown with a bounded grace period.
+//! The tonic server: every catalog operation (one generic gateway) in gRPC,
+//! gRPC-Web and Connect on the same port, HTTP/1.1 and HTTP/2; gRPC health,
+//! server reflection (v1 and v1alpha), and graceful shutdown with a bounded
+//! grace period.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,11 +15,17 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Status};
 
-use crate::audit::AuditRefusals;
 use crate::gateway::Gateway;
 
+mod connect;
+mod connect_error;
+mod protocols;
 mod routes;
+mod web;
 
+pub use connect::{Connect, Encoding as ConnectEncoding};
+pub use connect_error::{code_name as connect_code_name, http_status as connect_http_status};
+pub use protocols::{Protocol, Protocols};
 pub use routes::Dispatch;
 
 /// A server problem at start-up.
@@ -114,15 +121,15 @@ pub async fn serve(
         }
     }
     // Health and reflection by name; every other path goes to the catalog's
-    // dispatch (an unknown one is answered UNIMPLEMENTED there).
+    // operations in the protocol its content type names (an unknown path is
+    // answered UNIMPLEMENTED there), with CORS answers when configured.
     let routes =
         tonic::service::Routes::new(InterceptedService::new(health_service, guard.clone()))
             .add_service(InterceptedService::new(reflection_v1, guard.clone()))
             .add_service(InterceptedService::new(reflection_v1alpha, guard));
-    let vendor = AuditRefusals::new(
-        gateway.catalog().clone(),
-        gateway.audit_log().cloned(),
-        Dispatch::new(gateway.clone(), max_request),
+    let vendor = tower::Layer::layer(
+        &tower::util::option_layer(web::cors_layer(&limits)),
+        Protocols::new(gateway.clone(), max_request),
     );
     let vendor = tower::ServiceExt::map_request(vendor, |req: http::Request<axum::body::Body>| {
         req.map(tonic::body::Body::new)
@@ -130,6 +137,8 @@ pub async fn serve(
     let routes =
         tonic::service::Routes::from(routes.into_axum_router().fallback_service(vendor)).prepare();
     let router = builder
+        // Connect and gRPC-Web callers may speak HTTP/1.1 (h2c and TLS ALPN h2 still work).
+        .accept_http1(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
@@ -178,7 +187,9 @@ pub async fn serve(
 }
 
 /// Bytes a new connection must send within the handshake timeout: the
-/// HTTP/2 client preface is 24 bytes, a TLS ClientHello more.
+/// HTTP/2 client preface is 24 bytes, a TLS ClientHello more (an HTTP/1.1
+/// request shorter than this is served; its connection is closed once idle
+/// past the timeout).
 const SETUP_BYTES: usize = 24;
 
 /// A connection counted against `[server] max_connections` until it closes,

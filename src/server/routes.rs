@@ -46,8 +46,10 @@ impl tower::Service<http::Request<Body>> for Dispatch {
     }
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
-        req.extensions_mut()
-            .insert(crate::gateway::Arrival(std::time::Instant::now()));
+        if req.extensions().get::<crate::gateway::Arrival>().is_none() {
+            req.extensions_mut()
+                .insert(crate::gateway::Arrival(std::time::Instant::now()));
+        }
         let Some(op) = self.gateway.catalog().operation(req.uri().path()).cloned() else {
             let path = req.uri().path().to_string();
             return Box::pin(async move {
