@@ -94,6 +94,13 @@ impl WatchedFile {
         }
     }
 
+    /// Re-reads the file on the next `get` (the vendor rejected its credential).
+    pub(crate) fn invalidate(&self) {
+        let mut s = self.lock();
+        s.checked_at = None;
+        s.stamp = None;
+    }
+
     /// The credential of the file as last read successfully, re-read when it changed.
     pub(crate) fn get(&self) -> Result<Arc<Credential>, String> {
         let now = Instant::now();

@@ -22,14 +22,36 @@ const ECS_TOKEN_TTL_SECONDS: u32 = 300;
 
 /// An instance-role source.
 pub(crate) struct MetadataSource {
-    pub vendor: Vendor,
-    pub endpoint: Url,
-    pub role: String,
+    vendor: Vendor,
+    endpoint: Url,
+    role: String,
     /// A client without proxies (the metadata service is link-local).
-    pub client: reqwest::Client,
+    client: reqwest::Client,
 }
 
 impl MetadataSource {
+    /// A source for `role` at `endpoint` (default: the vendor's metadata service).
+    pub(crate) fn new(
+        vendor: Vendor,
+        endpoint: &Option<Url>,
+        role: &str,
+        client: reqwest::Client,
+    ) -> Self {
+        let default = match vendor {
+            Vendor::Tencent => TENCENT_METADATA_ENDPOINT,
+            _ => ALIBABA_METADATA_ENDPOINT,
+        };
+        let endpoint = endpoint
+            .clone()
+            .unwrap_or_else(|| Url::parse(default).expect("a valid default URL"));
+        Self {
+            vendor,
+            endpoint,
+            role: role.to_string(),
+            client,
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.endpoint.as_str().trim_end_matches('/'))
     }

@@ -16,47 +16,22 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::catalog::Vendor;
-use crate::config::{Config, KeySection};
+use crate::catalog::{vendor_name, Vendor};
+use crate::config::{Config, CredentialSource, KeyValue, RoleBase, StaticKeys, VendorCredential};
 use crate::error::GatewayError;
 
+pub use crate::config::DEFAULT_PROFILE;
+pub use crate::secret::Secret;
 pub use alibaba::alibaba_default_chain;
 pub use metadata::{
     ALIBABA_METADATA_ENDPOINT, ECS_TOKEN_HEADER, ECS_TOKEN_TTL_HEADER, TENCENT_METADATA_ENDPOINT,
 };
 pub use refresh::RefreshSettings;
-pub use sts::{
-    ALIBABA_STS_ENDPOINT, ALIBABA_STS_VERSION, TENCENT_STS_ENDPOINT, TENCENT_STS_VERSION,
-};
+pub use sts::{ALIBABA_STS_ENDPOINT, TENCENT_STS_ENDPOINT};
 pub use tencent::tencent_default_chain;
 
 use file::WatchedFile;
 use refresh::Refresher;
-
-/// The profile used when a call names none.
-pub const DEFAULT_PROFILE: &str = "default";
-
-/// A secret string: `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for signing only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// One usable credential.
 #[derive(Clone)]
@@ -112,9 +87,9 @@ impl Credential {
             check("security token", t)?;
         }
         Ok(Self {
-            access_key_id: Secret(access_key_id),
-            secret: Secret(secret),
-            token: token.map(Secret),
+            access_key_id: Secret::new(access_key_id),
+            secret: Secret::new(secret),
+            token: token.map(Secret::new),
             source: source.into(),
         })
     }
@@ -158,6 +133,22 @@ impl Slot {
         })
     }
 
+    /// Drops `used` if it is still the current credential, so the next `get`
+    /// fetches a fresh one; false when the source cannot refresh (fixed keys).
+    fn renew(&self, used: &Arc<Credential>) -> bool {
+        match self {
+            Slot::Fixed(_) => false,
+            Slot::Refreshing(r) => {
+                r.invalidate(used);
+                true
+            }
+            Slot::File(f) => {
+                f.invalidate();
+                true
+            }
+        }
+    }
+
     /// The source and its state, without secrets.
     fn describe(&self) -> String {
         match self {
@@ -187,16 +178,9 @@ struct Builder<'a> {
     config: &'a Config,
     env: EnvLookup<'a>,
     home: Option<&'a std::path::Path>,
-    http: Result<reqwest::Client, String>,
+    sts: Result<sts::StsClient, String>,
     metadata_http: Result<reqwest::Client, String>,
     built: HashMap<(String, &'static str), Arc<Slot>>,
-}
-
-fn vendor_name(vendor: Vendor) -> &'static str {
-    match vendor {
-        Vendor::Tencent => "tencent",
-        _ => "alibaba",
-    }
 }
 
 fn vendor_title(vendor: Vendor) -> &'static str {
@@ -212,26 +196,22 @@ impl Builder<'_> {
         if let Some(s) = self.built.get(&key) {
             return s.clone();
         }
-        let section = self.config.profiles.get(profile);
-        let keys = section.and_then(|p| match vendor {
-            Vendor::Tencent => p.tencent.as_ref(),
-            _ => p.alibaba.as_ref(),
-        });
-        let slot = match (section, keys) {
-            (None, _) if profile == DEFAULT_PROFILE => Slot::Fixed(match vendor {
+        let config = self.config;
+        let slot = match config.profiles.get(profile).map(|p| p.vendor(vendor)) {
+            None if profile == DEFAULT_PROFILE => Slot::Fixed(match vendor {
                 Vendor::Tencent => tencent_default_chain(self.env, self.home).map(Arc::new),
                 _ => alibaba_default_chain(self.env, self.home).map(Arc::new),
             }),
-            (None, _) => Slot::Fixed(Err(format!("no profile named {profile:?}"))),
-            (Some(_), None) => Slot::Fixed(Err(format!(
+            None => Slot::Fixed(Err(format!("no profile named {profile:?}"))),
+            Some(None) => Slot::Fixed(Err(format!(
                 "the profile declares no {} credentials",
                 vendor_title(vendor)
             ))),
             // Config validation refuses cycles; this only guards against a stack overflow.
-            (Some(_), Some(_)) if depth > 16 => {
+            Some(Some(_)) if depth > 16 => {
                 Slot::Fixed(Err("source_profile chain is too long".into()))
             }
-            (Some(_), Some(keys)) => self.source_of(profile, vendor, keys, depth),
+            Some(Some(c)) => self.source_of(profile, vendor, c, depth),
         };
         let slot = Arc::new(slot);
         self.built.insert(key, slot.clone());
@@ -242,106 +222,60 @@ impl Builder<'_> {
         &mut self,
         profile: &str,
         vendor: Vendor,
-        keys: &KeySection,
+        c: &VendorCredential,
         depth: usize,
     ) -> Slot {
+        let default = RefreshSettings::default();
         let settings = RefreshSettings {
-            margin: keys
-                .refresh_margin_s
-                .map(Duration::from_secs)
-                .unwrap_or(RefreshSettings::default().margin),
-            ..RefreshSettings::default()
+            margin: c.refresh_margin.unwrap_or(default.margin),
+            ..default
         };
-        if let Some(role) = &keys.instance_role {
-            let client = match &self.metadata_http {
-                Ok(c) => c.clone(),
-                Err(e) => return Slot::Fixed(Err(e.clone())),
-            };
-            let default = match vendor {
-                Vendor::Tencent => metadata::TENCENT_METADATA_ENDPOINT,
-                _ => metadata::ALIBABA_METADATA_ENDPOINT,
-            };
-            let endpoint =
-                match url::Url::parse(keys.metadata_endpoint.as_deref().unwrap_or(default)) {
-                    Ok(u) => u,
-                    Err(e) => return Slot::Fixed(Err(format!("metadata_endpoint: {e}"))),
-                };
-            let source = metadata::MetadataSource {
-                vendor,
-                endpoint,
-                role: role.clone(),
-                client,
-            };
-            return Slot::Refreshing(Arc::new(Refresher::new(Box::new(source), settings)));
-        }
-        if let Some(path) = &keys.credentials_file {
-            let poll = keys
-                .poll_interval_ms
-                .map(Duration::from_millis)
-                .unwrap_or(file::DEFAULT_POLL);
-            let section = keys
-                .file_profile
-                .clone()
-                .unwrap_or_else(|| "default".into());
-            return Slot::File(WatchedFile::new(vendor, path.into(), section, poll));
-        }
-        if let Some(role_arn) = &keys.role_arn {
-            let client = match &self.http {
-                Ok(c) => c.clone(),
-                Err(e) => return Slot::Fixed(Err(e.clone())),
-            };
-            let (base, base_name) = match &keys.source_profile {
-                Some(p) => (self.slot(p, vendor, depth + 1), format!("profile {p}")),
-                None => (
-                    Arc::new(Slot::Fixed(static_keys(keys, self.env))),
-                    "keys in the config".to_string(),
-                ),
-            };
-            let default = match vendor {
-                Vendor::Tencent => sts::TENCENT_STS_ENDPOINT,
-                _ => sts::ALIBABA_STS_ENDPOINT,
-            };
-            let endpoint = match url::Url::parse(keys.sts_endpoint.as_deref().unwrap_or(default)) {
-                Ok(u) => u,
-                Err(e) => return Slot::Fixed(Err(format!("sts_endpoint: {e}"))),
-            };
-            let request = sts::AssumeRole {
-                vendor,
-                endpoint,
-                region: keys
-                    .sts_region
-                    .clone()
-                    .unwrap_or_else(|| sts::TENCENT_STS_REGION.into()),
-                role_arn: role_arn.clone(),
-                session_name: keys
-                    .role_session_name
-                    .clone()
-                    .unwrap_or_else(|| format!("cloudgate-{profile}")),
-                duration_seconds: keys
-                    .duration_seconds
-                    .unwrap_or(sts::DEFAULT_DURATION_SECONDS),
-                policy: keys.policy.clone(),
-                external_id: keys.external_id.clone(),
-                alibaba_signature: self.config.alibaba_signature,
-            };
-            let source = sts::StsSource {
-                request,
-                base,
-                base_name,
-                client,
-            };
-            return Slot::Refreshing(Arc::new(Refresher::new(Box::new(source), settings)));
-        }
-        if let Some(p) = &keys.file_profile {
-            return Slot::Fixed(
+        let refreshing = |source: Result<Box<dyn refresh::Source>, String>| match source {
+            Ok(s) => Slot::Refreshing(Arc::new(Refresher::new(s, settings))),
+            Err(e) => Slot::Fixed(Err(e)),
+        };
+        match &c.source {
+            CredentialSource::Keys(keys) => Slot::Fixed(static_keys(keys, self.env)),
+            CredentialSource::VendorProfile(p) => Slot::Fixed(
                 match vendor {
                     Vendor::Tencent => tencent::from_files(self.env, self.home, Some(p)),
                     _ => alibaba::from_files(self.env, self.home, Some(p)),
                 }
                 .map(Arc::new),
-            );
+            ),
+            CredentialSource::WatchedFile {
+                path,
+                section,
+                poll,
+            } => Slot::File(WatchedFile::new(
+                vendor,
+                path.clone(),
+                section.clone(),
+                poll.unwrap_or(file::DEFAULT_POLL),
+            )),
+            CredentialSource::InstanceRole {
+                role,
+                metadata_endpoint,
+            } => refreshing(self.metadata_http.clone().map(|client| {
+                let source = metadata::MetadataSource::new(vendor, metadata_endpoint, role, client);
+                Box::new(source) as Box<dyn refresh::Source>
+            })),
+            CredentialSource::AssumeRole(role) => {
+                let (base, base_name) = match &role.base {
+                    RoleBase::Profile(p) => {
+                        (self.slot(p, vendor, depth + 1), format!("profile {p}"))
+                    }
+                    RoleBase::Keys(keys) => (
+                        Arc::new(Slot::Fixed(static_keys(keys, self.env))),
+                        "keys in the config".to_string(),
+                    ),
+                };
+                let source = self.sts.clone().and_then(|sts| {
+                    sts::StsSource::new(sts, vendor, profile, role, base, base_name)
+                });
+                refreshing(source.map(|s| Box::new(s) as Box<dyn refresh::Source>))
+            }
         }
-        Slot::Fixed(static_keys(keys, self.env))
     }
 }
 
@@ -360,8 +294,7 @@ impl CredentialStore {
             config,
             env,
             home,
-            http: crate::transport::build_client(&config.http)
-                .map_err(|e| format!("HTTP client: {e}")),
+            sts: sts::StsClient::new(config),
             metadata_http,
             built: HashMap::new(),
         };
@@ -471,6 +404,16 @@ impl CredentialStore {
             })
     }
 
+    /// After the vendor rejected `used` as expired (or its clock as skewed): drops it
+    /// so the next [`Self::get`] fetches a fresh one. False when the profile's source
+    /// cannot refresh (fixed keys): a retry would sign with the same credential.
+    pub fn renew(&self, profile: &str, vendor: Vendor, used: &Arc<Credential>) -> bool {
+        self.profiles.get(profile).is_some_and(|p| match vendor {
+            Vendor::Tencent => p.tencent.renew(used),
+            _ => p.alibaba.renew(used),
+        })
+    }
+
     /// Per profile and vendor: the source in use, the key (masked) and when it
     /// expires, or why none is usable (no secrets).
     pub fn describe(&self) -> Vec<(String, &'static str, String)> {
@@ -485,26 +428,23 @@ impl CredentialStore {
     }
 }
 
-fn value(
-    literal: &Option<String>,
-    env_name: &Option<String>,
-    env: EnvLookup,
-) -> Result<Option<String>, String> {
-    match (literal, env_name) {
-        (Some(v), _) => Ok(Some(v.clone())),
-        (None, Some(name)) => env(name)
-            .map(Some)
-            .ok_or_else(|| format!("environment variable {name} is not set")),
-        (None, None) => Ok(None),
+fn value(v: &KeyValue, env: EnvLookup) -> Result<String, String> {
+    match v {
+        KeyValue::Literal(s) => Ok(s.expose().to_string()),
+        KeyValue::Env(name) => {
+            env(name).ok_or_else(|| format!("environment variable {name} is not set"))
+        }
     }
 }
 
-fn static_keys(keys: &KeySection, env: EnvLookup) -> Resolved {
-    let id = value(&keys.access_key_id, &keys.access_key_id_env, env)?
-        .ok_or("access_key_id is missing")?;
-    let secret = value(&keys.access_key_secret, &keys.access_key_secret_env, env)?
-        .ok_or("access_key_secret is missing")?;
-    let token = value(&keys.security_token, &keys.security_token_env, env)?;
+fn static_keys(keys: &StaticKeys, env: EnvLookup) -> Resolved {
+    let id = value(&keys.access_key_id, env)?;
+    let secret = value(&keys.access_key_secret, env)?;
+    let token = keys
+        .security_token
+        .as_ref()
+        .map(|t| value(t, env))
+        .transpose()?;
     Credential::new(id, secret, token, "config").map(Arc::new)
 }
 

@@ -212,6 +212,20 @@ impl Refresher {
         self.refresh().await
     }
 
+    /// Forgets `used` if it is still current (the vendor rejected it): the next
+    /// `get` fetches at once, once however many calls saw the rejection.
+    pub(crate) fn invalidate(&self, used: &Arc<Credential>) {
+        let mut s = self.lock();
+        if s.current
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(&c.credential, used))
+        {
+            tracing::info!(source = %self.source.describe(), "credential rejected by the vendor; fetching a fresh one");
+            s.current = None;
+            s.retry_at = None;
+        }
+    }
+
     /// Starts a refresh unless one is running (single flight).
     pub(crate) fn refresh_in_background(self: &Arc<Self>) {
         let Ok(guard) = self.flight.clone().try_lock_owned() else {

@@ -1,0 +1,473 @@
+//! `[profiles.NAME.VENDOR]`: each credential table parsed once into one typed
+//! [`CredentialSource`]. Serde checks the shape (known keys, types); the few
+//! cross-field rules live in [`KeySection::parse`], each error naming its key.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::{base_url, invalid, valid_region, ConfigError};
+use crate::catalog::Vendor;
+use crate::secret::Secret;
+
+/// The profile used when a call names none.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// `[profiles.NAME]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSection {
+    /// Alibaba Cloud credentials.
+    pub alibaba: Option<KeySection>,
+    /// Tencent Cloud credentials.
+    pub tencent: Option<KeySection>,
+}
+
+/// One vendor credential table as written (see README, "Credentials"): static keys
+/// (each literal or `*_env`), `file_profile`, `role_arn` (+ STS options),
+/// `instance_role` (+ `metadata_endpoint`) or `credentials_file` (+ `poll_interval_ms`).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct KeySection {
+    pub access_key_id: Option<String>,
+    pub access_key_id_env: Option<String>,
+    pub access_key_secret: Option<String>,
+    pub access_key_secret_env: Option<String>,
+    pub security_token: Option<String>,
+    pub security_token_env: Option<String>,
+    pub file_profile: Option<String>,
+    pub account_id: Option<String>,
+    pub role_arn: Option<String>,
+    pub source_profile: Option<String>,
+    pub role_session_name: Option<String>,
+    pub duration_seconds: Option<u64>,
+    pub policy: Option<String>,
+    pub external_id: Option<String>,
+    pub sts_endpoint: Option<String>,
+    pub sts_region: Option<String>,
+    pub instance_role: Option<String>,
+    pub metadata_endpoint: Option<String>,
+    pub credentials_file: Option<String>,
+    pub poll_interval_ms: Option<u64>,
+    pub refresh_margin_s: Option<u64>,
+}
+
+// Literal values may be secrets: the raw table is never printed.
+impl std::fmt::Debug for KeySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeySection { .. }")
+    }
+}
+
+/// A value given literally or named by an environment variable (`*_env`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyValue {
+    /// In the config file.
+    Literal(Secret),
+    /// Read from this environment variable.
+    Env(String),
+}
+
+/// Access key id, secret and optional token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticKeys {
+    /// Access key id (Alibaba) / SecretId (Tencent).
+    pub access_key_id: KeyValue,
+    /// Access key secret / SecretKey.
+    pub access_key_secret: KeyValue,
+    /// STS / session token.
+    pub security_token: Option<KeyValue>,
+}
+
+/// What signs `AssumeRole`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleBase {
+    /// The same vendor's credential of another profile.
+    Profile(String),
+    /// Keys in this table.
+    Keys(StaticKeys),
+}
+
+/// Role assumption through the vendor's STS `AssumeRole`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeRole {
+    /// `acs:ram::UID:role/NAME` / `qcs::cam::uin/UIN:roleName/NAME`.
+    pub role_arn: String,
+    /// The credential that signs the call.
+    pub base: RoleBase,
+    /// `RoleSessionName` (default `cloudgate-<profile>`).
+    pub session_name: Option<String>,
+    /// `DurationSeconds` (default 3600).
+    pub duration_seconds: Option<u64>,
+    /// Inline policy (JSON).
+    pub policy: Option<Secret>,
+    /// `ExternalId`.
+    pub external_id: Option<Secret>,
+    /// STS base URL (default the vendor's public endpoint).
+    pub sts_endpoint: Option<Url>,
+    /// Tencent `X-TC-Region` (default `ap-guangzhou`).
+    pub sts_region: Option<String>,
+}
+
+/// Where one profile's credential for one vendor comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// Keys in the config, or environment variables named there.
+    Keys(StaticKeys),
+    /// A named profile of the vendor's own credentials files.
+    VendorProfile(String),
+    /// STS role assumption.
+    AssumeRole(AssumeRole),
+    /// The instance's RAM / CAM role from the metadata service.
+    InstanceRole {
+        /// Role name.
+        role: String,
+        /// Metadata base URL (default the vendor's).
+        metadata_endpoint: Option<Url>,
+    },
+    /// A credentials file re-read when it changes.
+    WatchedFile {
+        /// The file.
+        path: PathBuf,
+        /// Its section (`file_profile`, default `default`).
+        section: String,
+        /// Poll interval (`poll_interval_ms`).
+        poll: Option<Duration>,
+    },
+}
+
+/// One vendor credential of a profile, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorCredential {
+    /// The source.
+    pub source: CredentialSource,
+    /// The vendor account the keys belong to (shared rate limit).
+    pub account_id: Option<String>,
+    /// Expiring credentials are refreshed this long before expiry.
+    pub refresh_margin: Option<Duration>,
+}
+
+/// A validated profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Alibaba Cloud credential.
+    pub alibaba: Option<VendorCredential>,
+    /// Tencent Cloud credential.
+    pub tencent: Option<VendorCredential>,
+}
+
+impl Profile {
+    /// The credential declared for `vendor`.
+    pub fn vendor(&self, vendor: Vendor) -> Option<&VendorCredential> {
+        match vendor {
+            Vendor::Tencent => self.tencent.as_ref(),
+            _ => self.alibaba.as_ref(),
+        }
+    }
+}
+
+fn value(literal: Option<String>, env: Option<String>) -> Option<KeyValue> {
+    literal
+        .map(|v| KeyValue::Literal(Secret::new(v)))
+        .or(env.map(KeyValue::Env))
+}
+
+impl KeySection {
+    /// The typed source; `prefix` (`profiles.NAME.VENDOR`) names keys in errors.
+    pub fn parse(self, prefix: &str) -> Result<VendorCredential, ConfigError> {
+        let k = self;
+        let err = |key: &str, reason: String| invalid(format!("{prefix}.{key}"), reason);
+        let (role, instance, file) = (
+            k.role_arn.is_some(),
+            k.instance_role.is_some(),
+            k.credentials_file.is_some(),
+        );
+        let chosen: Vec<&str> = [("role_arn", role), ("instance_role", instance)]
+            .into_iter()
+            .chain([("credentials_file", file)])
+            .filter_map(|(n, set)| set.then_some(n))
+            .collect();
+        if chosen.len() > 1 {
+            let reason = format!("choose one credential source, not {}", chosen.join(" and "));
+            return Err(err(chosen[1], reason));
+        }
+        let sts = [
+            "source_profile",
+            "role_session_name",
+            "duration_seconds",
+            "policy",
+        ];
+        let owned = [
+            (sts[0], k.source_profile.is_some(), "role_arn", role),
+            (sts[1], k.role_session_name.is_some(), "role_arn", role),
+            (sts[2], k.duration_seconds.is_some(), "role_arn", role),
+            (sts[3], k.policy.is_some(), "role_arn", role),
+            ("external_id", k.external_id.is_some(), "role_arn", role),
+            ("sts_endpoint", k.sts_endpoint.is_some(), "role_arn", role),
+            ("sts_region", k.sts_region.is_some(), "role_arn", role),
+            (
+                "metadata_endpoint",
+                k.metadata_endpoint.is_some(),
+                "instance_role",
+                instance,
+            ),
+            (
+                "poll_interval_ms",
+                k.poll_interval_ms.is_some(),
+                "credentials_file",
+                file,
+            ),
+            (
+                "refresh_margin_s",
+                k.refresh_margin_s.is_some(),
+                "role_arn or instance_role",
+                role || instance,
+            ),
+        ];
+        if let Some((key, _, owner, _)) = owned.iter().find(|(_, set, _, has)| *set && !has) {
+            return Err(err(key, format!("only applies with {owner}")));
+        }
+        for (key, v) in [
+            ("role_arn", &k.role_arn),
+            ("instance_role", &k.instance_role),
+            ("credentials_file", &k.credentials_file),
+            ("source_profile", &k.source_profile),
+        ] {
+            if v.as_ref()
+                .is_some_and(|v| v.trim().is_empty() || v.trim() != v)
+            {
+                return Err(err(
+                    key,
+                    "must not be empty or have surrounding whitespace".into(),
+                ));
+            }
+        }
+        for (key, v) in [
+            ("poll_interval_ms", k.poll_interval_ms),
+            ("refresh_margin_s", k.refresh_margin_s),
+        ] {
+            if v == Some(0) {
+                return Err(err(key, "must be greater than 0".into()));
+            }
+        }
+        for (name, literal, env) in [
+            (
+                "access_key_id",
+                k.access_key_id.is_some(),
+                k.access_key_id_env.is_some(),
+            ),
+            (
+                "access_key_secret",
+                k.access_key_secret.is_some(),
+                k.access_key_secret_env.is_some(),
+            ),
+            (
+                "security_token",
+                k.security_token.is_some(),
+                k.security_token_env.is_some(),
+            ),
+        ] {
+            if literal && env {
+                return Err(err(
+                    name,
+                    format!("give either {name} or {name}_env, not both"),
+                ));
+            }
+        }
+        let url = |key: &str, v: Option<String>| match v {
+            None => Ok(None),
+            Some(v) => base_url(&v).map(Some).map_err(|reason| err(key, reason)),
+        };
+        let id = value(k.access_key_id, k.access_key_id_env);
+        let secret = value(k.access_key_secret, k.access_key_secret_env);
+        let token = value(k.security_token, k.security_token_env);
+        let any_key = id.is_some() || secret.is_some() || token.is_some();
+        let keys = match (id, secret) {
+            (Some(access_key_id), Some(access_key_secret)) => Ok(StaticKeys {
+                access_key_id,
+                access_key_secret,
+                security_token: token,
+            }),
+            (None, _) => Err(err(
+                "access_key_id",
+                "missing (or give file_profile)".into(),
+            )),
+            (Some(_), None) => Err(err(
+                "access_key_secret",
+                "missing: set access_key_secret_env (or access_key_secret)".into(),
+            )),
+        };
+        let source = if let Some(role_arn) = k.role_arn {
+            if !(role_arn.starts_with("acs:ram::") || role_arn.starts_with("qcs::cam::")) {
+                return Err(err("role_arn", format!("{role_arn:?} is not a role ARN like acs:ram::UID:role/NAME or qcs::cam::uin/UIN:roleName/NAME")));
+            }
+            let base = match (k.source_profile, k.file_profile) {
+                (Some(_), file) if any_key || file.is_some() => {
+                    return Err(err("source_profile", "give either source_profile or base keys, not both".into()))
+                }
+                (Some(p), _) => RoleBase::Profile(p),
+                (None, Some(_)) => {
+                    return Err(err("file_profile", "role_arn takes its base credential from source_profile or access_key_id / access_key_secret".into()))
+                }
+                (None, None) => RoleBase::Keys(keys?),
+            };
+            if k.duration_seconds
+                .is_some_and(|d| !(900..=43_200).contains(&d))
+            {
+                return Err(err(
+                    "duration_seconds",
+                    "must be between 900 and 43200".into(),
+                ));
+            }
+            let session_ok = |n: &String| {
+                (2..=64).contains(&n.len())
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.@=,+".contains(&b))
+            };
+            if k.role_session_name.as_ref().is_some_and(|n| !session_ok(n)) {
+                return Err(err(
+                    "role_session_name",
+                    "2 to 64 letters, digits and - _ . @ = , +".into(),
+                ));
+            }
+            let json_object = |p: &String| {
+                serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object())
+            };
+            if k.policy.as_ref().is_some_and(|p| !json_object(p)) {
+                return Err(err("policy", "must be a JSON policy document".into()));
+            }
+            if let Some(r) = k.sts_region.as_ref().filter(|r| !valid_region(r)) {
+                return Err(err(
+                    "sts_region",
+                    format!("{r:?} is not a region id like ap-guangzhou"),
+                ));
+            }
+            CredentialSource::AssumeRole(AssumeRole {
+                role_arn,
+                base,
+                session_name: k.role_session_name,
+                duration_seconds: k.duration_seconds,
+                policy: k.policy.map(Secret::new),
+                external_id: k.external_id.map(Secret::new),
+                sts_endpoint: url("sts_endpoint", k.sts_endpoint)?,
+                sts_region: k.sts_region,
+            })
+        } else if let Some(source) = k.instance_role.as_ref().or(k.credentials_file.as_ref()) {
+            let key = if instance {
+                "instance_role"
+            } else {
+                "credentials_file"
+            };
+            if any_key {
+                return Err(err(key, "cannot be combined with keys".into()));
+            }
+            match k.instance_role {
+                Some(_) if k.file_profile.is_some() => {
+                    return Err(err(
+                        "file_profile",
+                        "cannot be combined with instance_role".into(),
+                    ));
+                }
+                Some(role) => CredentialSource::InstanceRole {
+                    role,
+                    metadata_endpoint: url("metadata_endpoint", k.metadata_endpoint)?,
+                },
+                None => CredentialSource::WatchedFile {
+                    path: PathBuf::from(source),
+                    section: k.file_profile.unwrap_or_else(|| "default".into()),
+                    poll: k.poll_interval_ms.map(Duration::from_millis),
+                },
+            }
+        } else if let Some(p) = k.file_profile {
+            if any_key {
+                return Err(err(
+                    "file_profile",
+                    "file_profile cannot be combined with keys".into(),
+                ));
+            }
+            CredentialSource::VendorProfile(p)
+        } else {
+            CredentialSource::Keys(keys?)
+        };
+        Ok(VendorCredential {
+            source,
+            account_id: k.account_id,
+            refresh_margin: k.refresh_margin_s.map(Duration::from_secs),
+        })
+    }
+}
+
+/// Parses every profile; `source_profile` names a declared profile with the same
+/// vendor (or the implicit `default`), and chains never loop.
+pub(super) fn profiles(
+    sections: BTreeMap<String, ProfileSection>,
+) -> Result<BTreeMap<String, Profile>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (name, section) in sections {
+        let prefix = format!("profiles.{name}");
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(invalid(
+                prefix,
+                "profile names use letters, digits, '-' and '_'",
+            ));
+        }
+        if section.alibaba.is_none() && section.tencent.is_none() {
+            return Err(invalid(
+                prefix,
+                "declares no credentials: add an [alibaba] or [tencent] table",
+            ));
+        }
+        let parse = |k: Option<KeySection>, v: &str| {
+            k.map(|k| k.parse(&format!("{prefix}.{v}"))).transpose()
+        };
+        let profile = Profile {
+            alibaba: parse(section.alibaba, "alibaba")?,
+            tencent: parse(section.tencent, "tencent")?,
+        };
+        out.insert(name, profile);
+    }
+    for (name, profile) in &out {
+        for vendor in [Vendor::Alibaba, Vendor::Tencent] {
+            let v = crate::catalog::vendor_name(vendor);
+            let key = format!("profiles.{name}.{v}.source_profile");
+            let mut seen = vec![name.as_str()];
+            let mut at = profile.vendor(vendor);
+            while let Some(next) = at.and_then(source_profile) {
+                if seen.contains(&next) {
+                    let chain = seen.join(" -> ");
+                    return Err(invalid(
+                        key,
+                        format!("source_profile chain loops: {chain} -> {next}"),
+                    ));
+                }
+                seen.push(next);
+                at = out.get(next).and_then(|p| p.vendor(vendor));
+                if at.is_none() && (next != DEFAULT_PROFILE || out.contains_key(next)) {
+                    return Err(invalid(
+                        key,
+                        format!("profile {next:?} declares no [profiles.{next}.{v}]"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn source_profile(c: &VendorCredential) -> Option<&str> {
+    match &c.source {
+        CredentialSource::AssumeRole(AssumeRole {
+            base: RoleBase::Profile(p),
+            ..
+        }) => Some(p),
+        _ => None,
+    }
+}
