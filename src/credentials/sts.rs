@@ -17,14 +17,15 @@ use tower::{ServiceBuilder, ServiceExt};
 use url::Url;
 
 use super::refresh::{Fetched, Source};
-use super::Slot;
+use super::{Credential, Slot};
 use crate::catalog::{Catalog, Operation, Vendor};
 use crate::config::{AlibabaSignature, AssumeRole, Config};
+use crate::error::GatewayError;
 use crate::forward::{Forwarder, VendorCall};
 use crate::gateway::VendorStack;
 use crate::retry::RetryPolicy;
 use crate::translate::{self, WireParams};
-use crate::vendors::{Signer, Target};
+use crate::vendors::{Signer, Target, VendorReply};
 
 /// Largest instance-metadata reply read (bytes): a credential reply is a few
 /// hundred bytes. (STS replies are vendor replies, read with the forwarder's bound.)
@@ -170,6 +171,23 @@ impl StsSource {
     }
 }
 
+impl StsSource {
+    /// Sends `AssumeRole` signed with the base credential.
+    async fn send(&self, credential: Arc<Credential>) -> Result<VendorReply, GatewayError> {
+        let call = VendorCall {
+            op: self.op.clone(),
+            params: self.params.clone(),
+            credential,
+            profile: self.profile.clone(),
+            caller: None,
+            target: self.target.clone(),
+            deadline: Some(tokio::time::Instant::now() + STS_DEADLINE),
+            attempts: Arc::new(AtomicU32::new(0)),
+        };
+        self.sts.stack.clone().oneshot(call).await
+    }
+}
+
 impl Source for StsSource {
     fn describe(&self) -> String {
         format!(
@@ -187,18 +205,10 @@ impl Source for StsSource {
                 .get()
                 .await
                 .map_err(|e| format!("base credential ({}): {e}", self.base_name))?;
-            let call = VendorCall {
-                op: self.op.clone(),
-                params: self.params.clone(),
-                credential,
-                profile: self.profile.clone(),
-                caller: None,
-                target: self.target.clone(),
-                deadline: Some(tokio::time::Instant::now() + STS_DEADLINE),
-                attempts: Arc::new(AtomicU32::new(0)),
-            };
-            let reply = self.sts.stack.clone().oneshot(call).await;
-            let reply = reply.map_err(|e| format!("STS: {e}"))?;
+            let reply = self
+                .send(credential)
+                .await
+                .map_err(|e| format!("STS: {e}"))?;
             match self.op.vendor() {
                 Vendor::Tencent => parse_tencent(&reply.payload),
                 _ => parse_alibaba(&reply.payload),
@@ -338,6 +348,43 @@ mod tests {
         assert_eq!(
             (s.target.host.as_str(), s.target.region.as_str()),
             ("sts.tencentcloudapi.com", "ap-guangzhou")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversized_sts_reply_is_a_bad_vendor_response() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let big = "x".repeat(crate::forward::MAX_REPLY_BYTES + 1);
+        let app = axum::Router::new().fallback(move || {
+            let big = big.clone();
+            async move { big }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let config = Config::default_for(&Catalog::load().unwrap());
+        let base = Credential::new("LTAIbase".into(), "s".into(), None, "t").unwrap();
+        let role = AssumeRole {
+            role_arn: "acs:ram::123:role/ops".into(),
+            base: crate::config::RoleBase::Profile("default".into()),
+            session_name: None,
+            duration_seconds: None,
+            policy: None,
+            external_id: None,
+            sts_endpoint: Some(Url::parse(&format!("http://{addr}")).unwrap()),
+            sts_region: None,
+        };
+        let slot = Arc::new(Slot::Fixed(Ok(Arc::new(base.clone()))));
+        let sts = StsClient::new(&config).unwrap();
+        let s = StsSource::new(sts, Vendor::Alibaba, "ops", &role, slot, "b".into()).unwrap();
+        let e = s.send(Arc::new(base)).await.unwrap_err();
+        assert!(matches!(e, GatewayError::BadVendorResponse { .. }), "{e:?}");
+        assert!(e.to_string().contains("larger than"), "{e}");
+        let status = tonic::Status::from(e);
+        assert!(String::from_utf8_lossy(status.details()).contains("BAD_VENDOR_RESPONSE"));
+        let e = s.fetch().await.unwrap_err();
+        assert!(
+            e.starts_with("STS: unexpected reply") && e.contains("larger than"),
+            "{e}"
         );
     }
 }
