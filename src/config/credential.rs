@@ -121,7 +121,7 @@ pub enum CredentialSource {
     /// A named profile of the vendor's own credentials files.
     VendorProfile(String),
     /// STS role assumption.
-    AssumeRole(AssumeRole),
+    AssumeRole(Box<AssumeRole>),
     /// The instance's RAM / CAM role from the metadata service.
     InstanceRole {
         /// Role name.
@@ -346,7 +346,7 @@ impl KeySection {
                     format!("{r:?} is not a region id like ap-guangzhou"),
                 ));
             }
-            CredentialSource::AssumeRole(AssumeRole {
+            CredentialSource::AssumeRole(Box::new(AssumeRole {
                 role_arn,
                 base,
                 session_name: k.role_session_name,
@@ -355,7 +355,7 @@ impl KeySection {
                 external_id: k.external_id.map(Secret::new),
                 sts_endpoint: url("sts_endpoint", k.sts_endpoint)?,
                 sts_region: k.sts_region,
-            })
+            }))
         } else if let Some(source) = k.instance_role.as_ref().or(k.credentials_file.as_ref()) {
             let key = if instance {
                 "instance_role"
@@ -464,10 +464,10 @@ pub(super) fn profiles(
 
 fn source_profile(c: &VendorCredential) -> Option<&str> {
     match &c.source {
-        CredentialSource::AssumeRole(AssumeRole {
-            base: RoleBase::Profile(p),
-            ..
-        }) => Some(p),
+        CredentialSource::AssumeRole(a) => match &a.base {
+            RoleBase::Profile(p) => Some(p),
+            RoleBase::Keys(_) => None,
+        },
         _ => None,
     }
 }

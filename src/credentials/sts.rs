@@ -109,9 +109,11 @@ impl StsSource {
         op.rule.safe_to_retry = true;
         let mut msg = DynamicMessage::new(op.input.clone());
         let input = op.input.clone();
-        let mut set = |name: &str, v: Field| match input.get_field_by_name(name) {
-            Some(f) => Ok(msg.set_field(&f, v)),
-            None => Err(format!("AssumeRole has no field {name}")),
+        let mut set = |name: &str, v: Field| {
+            let f = input.get_field_by_name(name);
+            let f = f.ok_or_else(|| format!("AssumeRole has no field {name}"))?;
+            msg.set_field(&f, v);
+            Ok::<_, String>(())
         };
         set("role_arn", Field::String(role.role_arn.clone()))?;
         let session = role.session_name.clone();
