@@ -170,66 +170,55 @@ impl Profile {
     }
 }
 
-fn value(literal: Option<String>, env: Option<String>) -> Option<KeyValue> {
-    literal
-        .map(|v| KeyValue::Literal(Secret::new(v)))
-        .or(env.map(KeyValue::Env))
+fn fail<T>(prefix: &str, key: &str, reason: impl std::fmt::Display) -> Result<T, ConfigError> {
+    Err(invalid(format!("{prefix}.{key}"), reason.to_string()))
+}
+
+/// Whether an option is set.
+fn set<T>(v: &Option<T>) -> bool {
+    v.is_some()
 }
 
 impl KeySection {
     /// The typed source; `prefix` (`profiles.NAME.VENDOR`) names keys in errors.
     pub fn parse(self, prefix: &str) -> Result<VendorCredential, ConfigError> {
         let k = self;
-        let err = |key: &str, reason: String| invalid(format!("{prefix}.{key}"), reason);
-        let (role, instance, file) = (
-            k.role_arn.is_some(),
-            k.instance_role.is_some(),
-            k.credentials_file.is_some(),
-        );
-        let chosen: Vec<&str> = [("role_arn", role), ("instance_role", instance)]
-            .into_iter()
-            .chain([("credentials_file", file)])
-            .filter_map(|(n, set)| set.then_some(n))
-            .collect();
+        let role = set(&k.role_arn);
+        let instance = set(&k.instance_role);
+        let file = set(&k.credentials_file);
+        let chosen = [
+            ("role_arn", role),
+            ("instance_role", instance),
+            ("credentials_file", file),
+        ];
+        let chosen: Vec<&str> = chosen.iter().filter(|c| c.1).map(|c| c.0).collect();
         if chosen.len() > 1 {
-            let reason = format!("choose one credential source, not {}", chosen.join(" and "));
-            return Err(err(chosen[1], reason));
+            let both = chosen.join(" and ");
+            let reason = format!("choose one credential source, not {both}");
+            return fail(prefix, chosen[1], reason);
         }
-        let sts = [
-            "source_profile",
-            "role_session_name",
-            "duration_seconds",
-            "policy",
+        // Options of one source, in the order they are reported.
+        let refreshing = role || instance;
+        let options = [
+            ("source_profile", set(&k.source_profile), role),
+            ("role_session_name", set(&k.role_session_name), role),
+            ("duration_seconds", set(&k.duration_seconds), role),
+            ("policy", set(&k.policy), role),
+            ("external_id", set(&k.external_id), role),
+            ("sts_endpoint", set(&k.sts_endpoint), role),
+            ("sts_region", set(&k.sts_region), role),
+            ("metadata_endpoint", set(&k.metadata_endpoint), instance),
+            ("poll_interval_ms", set(&k.poll_interval_ms), file),
+            ("refresh_margin_s", set(&k.refresh_margin_s), refreshing),
         ];
-        let owned = [
-            (sts[0], k.source_profile.is_some(), "role_arn", role),
-            (sts[1], k.role_session_name.is_some(), "role_arn", role),
-            (sts[2], k.duration_seconds.is_some(), "role_arn", role),
-            (sts[3], k.policy.is_some(), "role_arn", role),
-            ("external_id", k.external_id.is_some(), "role_arn", role),
-            ("sts_endpoint", k.sts_endpoint.is_some(), "role_arn", role),
-            ("sts_region", k.sts_region.is_some(), "role_arn", role),
-            (
-                "metadata_endpoint",
-                k.metadata_endpoint.is_some(),
-                "instance_role",
-                instance,
-            ),
-            (
-                "poll_interval_ms",
-                k.poll_interval_ms.is_some(),
-                "credentials_file",
-                file,
-            ),
-            (
-                "refresh_margin_s",
-                k.refresh_margin_s.is_some(),
-                "role_arn or instance_role",
-                role || instance,
-            ),
-        ];
-        if let Some((key, _, owner, _)) = owned.iter().find(|(_, set, _, has)| *set && !has) {
-            return Err(err(key, format!("only applies with {owner}")));
+        if let Some((key, ..)) = options.iter().find(|(_, on, owned)| *on && !owned) {
+            let owner = match *key {
+                "metadata_endpoint" => "instance_role",
+                "poll_interval_ms" => "credentials_file",
+                "refresh_margin_s" => "role_arn or instance_role",
+                _ => "role_arn",
+            };
+            return fail(prefix, key, format!("only applies with {owner}"));
         }
         for (key, v) in [
             ("role_arn", &k.role_arn),
@@ -240,10 +229,8 @@ impl KeySection {
             if v.as_ref()
                 .is_some_and(|v| v.trim().is_empty() || v.trim() != v)
             {
-                return Err(err(
-                    key,
-                    "must not be empty or have surrounding whitespace".into(),
-                ));
+                let reason = "must not be empty or have surrounding whitespace";
+                return fail(prefix, key, reason);
             }
         }
         for (key, v) in [
@@ -251,40 +238,26 @@ impl KeySection {
             ("refresh_margin_s", k.refresh_margin_s),
         ] {
             if v == Some(0) {
-                return Err(err(key, "must be greater than 0".into()));
+                return fail(prefix, key, "must be greater than 0");
             }
         }
-        for (name, literal, env) in [
-            (
-                "access_key_id",
-                k.access_key_id.is_some(),
-                k.access_key_id_env.is_some(),
+        let value = |name: &str, literal: Option<String>, env: Option<String>| match (literal, env)
+        {
+            (Some(_), Some(_)) => fail(
+                prefix,
+                name,
+                format!("give either {name} or {name}_env, not both"),
             ),
-            (
-                "access_key_secret",
-                k.access_key_secret.is_some(),
-                k.access_key_secret_env.is_some(),
-            ),
-            (
-                "security_token",
-                k.security_token.is_some(),
-                k.security_token_env.is_some(),
-            ),
-        ] {
-            if literal && env {
-                return Err(err(
-                    name,
-                    format!("give either {name} or {name}_env, not both"),
-                ));
-            }
-        }
-        let url = |key: &str, v: Option<String>| match v {
-            None => Ok(None),
-            Some(v) => base_url(&v).map(Some).map_err(|reason| err(key, reason)),
+            (Some(v), None) => Ok(Some(KeyValue::Literal(Secret::new(v)))),
+            (None, env) => Ok(env.map(KeyValue::Env)),
         };
-        let id = value(k.access_key_id, k.access_key_id_env);
-        let secret = value(k.access_key_secret, k.access_key_secret_env);
-        let token = value(k.security_token, k.security_token_env);
+        let id = value("access_key_id", k.access_key_id, k.access_key_id_env)?;
+        let secret = value(
+            "access_key_secret",
+            k.access_key_secret,
+            k.access_key_secret_env,
+        )?;
+        let token = value("security_token", k.security_token, k.security_token_env)?;
         let any_key = id.is_some() || secret.is_some() || token.is_some();
         let keys = match (id, secret) {
             (Some(access_key_id), Some(access_key_secret)) => Ok(StaticKeys {
@@ -292,36 +265,33 @@ impl KeySection {
                 access_key_secret,
                 security_token: token,
             }),
-            (None, _) => Err(err(
-                "access_key_id",
-                "missing (or give file_profile)".into(),
-            )),
-            (Some(_), None) => Err(err(
+            (None, _) => fail(prefix, "access_key_id", "missing (or give file_profile)"),
+            (Some(_), None) => fail(
+                prefix,
                 "access_key_secret",
-                "missing: set access_key_secret_env (or access_key_secret)".into(),
-            )),
+                "missing: set access_key_secret_env (or access_key_secret)",
+            ),
+        };
+        let url = |key: &str, v: Option<String>| match v.map(|v| base_url(&v)) {
+            Some(Err(reason)) => fail(prefix, key, reason),
+            other => Ok(other.and_then(Result::ok)),
         };
         let source = if let Some(role_arn) = k.role_arn {
             if !(role_arn.starts_with("acs:ram::") || role_arn.starts_with("qcs::cam::")) {
-                return Err(err("role_arn", format!("{role_arn:?} is not a role ARN like acs:ram::UID:role/NAME or qcs::cam::uin/UIN:roleName/NAME")));
+                return fail(prefix, "role_arn", format!("{role_arn:?} is not a role ARN like acs:ram::UID:role/NAME or qcs::cam::uin/UIN:roleName/NAME"));
             }
             let base = match (k.source_profile, k.file_profile) {
                 (Some(_), file) if any_key || file.is_some() => {
-                    return Err(err("source_profile", "give either source_profile or base keys, not both".into()))
+                    return fail(prefix, "source_profile", "give either source_profile or base keys, not both")
                 }
                 (Some(p), _) => RoleBase::Profile(p),
-                (None, Some(_)) => {
-                    return Err(err("file_profile", "role_arn takes its base credential from source_profile or access_key_id / access_key_secret".into()))
-                }
+                (None, Some(_)) => return fail(prefix, "file_profile", "role_arn takes its base credential from source_profile or access_key_id / access_key_secret"),
                 (None, None) => RoleBase::Keys(keys?),
             };
             if k.duration_seconds
                 .is_some_and(|d| !(900..=43_200).contains(&d))
             {
-                return Err(err(
-                    "duration_seconds",
-                    "must be between 900 and 43200".into(),
-                ));
+                return fail(prefix, "duration_seconds", "must be between 900 and 43200");
             }
             let session_ok = |n: &String| {
                 (2..=64).contains(&n.len())
@@ -329,22 +299,24 @@ impl KeySection {
                         .all(|b| b.is_ascii_alphanumeric() || b"-_.@=,+".contains(&b))
             };
             if k.role_session_name.as_ref().is_some_and(|n| !session_ok(n)) {
-                return Err(err(
+                return fail(
+                    prefix,
                     "role_session_name",
-                    "2 to 64 letters, digits and - _ . @ = , +".into(),
-                ));
+                    "2 to 64 letters, digits and - _ . @ = , +",
+                );
             }
-            let json_object = |p: &String| {
+            let json = |p: &String| {
                 serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object())
             };
-            if k.policy.as_ref().is_some_and(|p| !json_object(p)) {
-                return Err(err("policy", "must be a JSON policy document".into()));
+            if k.policy.as_ref().is_some_and(|p| !json(p)) {
+                return fail(prefix, "policy", "must be a JSON policy document");
             }
             if let Some(r) = k.sts_region.as_ref().filter(|r| !valid_region(r)) {
-                return Err(err(
+                return fail(
+                    prefix,
                     "sts_region",
                     format!("{r:?} is not a region id like ap-guangzhou"),
-                ));
+                );
             }
             CredentialSource::AssumeRole(Box::new(AssumeRole {
                 role_arn,
@@ -356,38 +328,41 @@ impl KeySection {
                 sts_endpoint: url("sts_endpoint", k.sts_endpoint)?,
                 sts_region: k.sts_region,
             }))
-        } else if let Some(source) = k.instance_role.as_ref().or(k.credentials_file.as_ref()) {
+        } else if any_key && (instance || file) {
             let key = if instance {
                 "instance_role"
             } else {
                 "credentials_file"
             };
-            if any_key {
-                return Err(err(key, "cannot be combined with keys".into()));
+            return fail(prefix, key, "cannot be combined with keys");
+        } else if let Some(role) = k.instance_role {
+            if set(&k.file_profile) {
+                return fail(
+                    prefix,
+                    "file_profile",
+                    "cannot be combined with instance_role",
+                );
             }
-            match k.instance_role {
-                Some(_) if k.file_profile.is_some() => {
-                    return Err(err(
-                        "file_profile",
-                        "cannot be combined with instance_role".into(),
-                    ));
-                }
-                Some(role) => CredentialSource::InstanceRole {
-                    role,
-                    metadata_endpoint: url("metadata_endpoint", k.metadata_endpoint)?,
-                },
-                None => CredentialSource::WatchedFile {
-                    path: PathBuf::from(source),
-                    section: k.file_profile.unwrap_or_else(|| "default".into()),
-                    poll: k.poll_interval_ms.map(Duration::from_millis),
-                },
+            let metadata_endpoint = url("metadata_endpoint", k.metadata_endpoint)?;
+            CredentialSource::InstanceRole {
+                role,
+                metadata_endpoint,
+            }
+        } else if let Some(path) = k.credentials_file {
+            let section = k.file_profile.unwrap_or_else(|| "default".into());
+            let poll = k.poll_interval_ms.map(Duration::from_millis);
+            CredentialSource::WatchedFile {
+                path: path.into(),
+                section,
+                poll,
             }
         } else if let Some(p) = k.file_profile {
             if any_key {
-                return Err(err(
+                return fail(
+                    prefix,
                     "file_profile",
-                    "file_profile cannot be combined with keys".into(),
-                ));
+                    "file_profile cannot be combined with keys",
+                );
             }
             CredentialSource::VendorProfile(p)
         } else {

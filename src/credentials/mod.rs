@@ -191,7 +191,8 @@ fn vendor_title(vendor: Vendor) -> &'static str {
 }
 
 impl Builder<'_> {
-    fn slot(&mut self, profile: &str, vendor: Vendor, depth: usize) -> Arc<Slot> {
+    /// The slot of a profile; config validation refused `source_profile` loops.
+    fn slot(&mut self, profile: &str, vendor: Vendor) -> Arc<Slot> {
         let key = (profile.to_string(), vendor_name(vendor));
         if let Some(s) = self.built.get(&key) {
             return s.clone();
@@ -207,24 +208,14 @@ impl Builder<'_> {
                 "the profile declares no {} credentials",
                 vendor_title(vendor)
             ))),
-            // Config validation refuses cycles; this only guards against a stack overflow.
-            Some(Some(_)) if depth > 16 => {
-                Slot::Fixed(Err("source_profile chain is too long".into()))
-            }
-            Some(Some(c)) => self.source_of(profile, vendor, c, depth),
+            Some(Some(c)) => self.source_of(profile, vendor, c),
         };
         let slot = Arc::new(slot);
         self.built.insert(key, slot.clone());
         slot
     }
 
-    fn source_of(
-        &mut self,
-        profile: &str,
-        vendor: Vendor,
-        c: &VendorCredential,
-        depth: usize,
-    ) -> Slot {
+    fn source_of(&mut self, profile: &str, vendor: Vendor, c: &VendorCredential) -> Slot {
         let default = RefreshSettings::default();
         let settings = RefreshSettings {
             margin: c.refresh_margin.unwrap_or(default.margin),
@@ -262,9 +253,7 @@ impl Builder<'_> {
             })),
             CredentialSource::AssumeRole(role) => {
                 let (base, base_name) = match &role.base {
-                    RoleBase::Profile(p) => {
-                        (self.slot(p, vendor, depth + 1), format!("profile {p}"))
-                    }
+                    RoleBase::Profile(p) => (self.slot(p, vendor), format!("profile {p}")),
                     RoleBase::Keys(keys) => (
                         Arc::new(Slot::Fixed(static_keys(keys, self.env))),
                         "keys in the config".to_string(),
@@ -305,8 +294,8 @@ impl CredentialStore {
             .cloned()
             .chain(std::iter::once(DEFAULT_PROFILE.to_string()));
         for name in names {
-            let alibaba = b.slot(&name, Vendor::Alibaba, 0);
-            let tencent = b.slot(&name, Vendor::Tencent, 0);
+            let alibaba = b.slot(&name, Vendor::Alibaba);
+            let tencent = b.slot(&name, Vendor::Tencent);
             profiles.insert(name, ProfileCredentials { alibaba, tencent });
         }
         let store = Self { profiles };

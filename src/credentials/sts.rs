@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use prost_reflect::{DynamicMessage, Kind, Value as Field};
-use serde_json::Value;
-use tower::util::BoxCloneSyncService;
-use tower::{ServiceBuilder, ServiceExt};
+use serde_json::{json, Value};
+use tower::ServiceExt;
 use url::Url;
 
 use super::refresh::{Fetched, Source};
@@ -68,11 +66,7 @@ impl StsClient {
         let client = crate::transport::build_client(&config.http)
             .map_err(|e| format!("HTTP client: {e}"))?;
         let forwarder = Forwarder::new(client, catalog.clone(), config.http.request_timeout);
-        let stack = BoxCloneSyncService::new(
-            ServiceBuilder::new()
-                .layer(RetryPolicy::new(config.retry.clone()).layer())
-                .service(forwarder),
-        );
+        let stack = crate::app::retrying(forwarder, RetryPolicy::new(config.retry.clone()));
         Ok(Self {
             catalog,
             stack,
@@ -107,43 +101,25 @@ impl StsSource {
         // It changes nothing the caller owns and may be repeated.
         op.rule.mutating = false;
         op.rule.safe_to_retry = true;
-        let mut msg = DynamicMessage::new(op.input.clone());
-        let input = op.input.clone();
-        let mut set = |name: &str, v: Field| {
-            let f = input.get_field_by_name(name);
-            let f = f.ok_or_else(|| format!("AssumeRole has no field {name}"))?;
-            msg.set_field(&f, v);
-            Ok::<_, String>(())
-        };
-        set("role_arn", Field::String(role.role_arn.clone()))?;
         let session = role.session_name.clone();
-        set(
-            "role_session_name",
-            Field::String(session.unwrap_or_else(|| format!("cloudgate-{profile}"))),
-        )?;
-        let duration = role.duration_seconds.unwrap_or(DEFAULT_DURATION_SECONDS);
-        let kind = op
-            .input
-            .get_field_by_name("duration_seconds")
-            .map(|f| f.kind());
-        set(
-            "duration_seconds",
-            match kind {
-                Some(Kind::Uint64) => Field::U64(duration),
-                _ => Field::I64(duration as i64),
-            },
-        )?;
+        let mut request = json!({
+            "RoleArn": role.role_arn,
+            "RoleSessionName": session.unwrap_or_else(|| format!("cloudgate-{profile}")),
+            "DurationSeconds": role.duration_seconds.unwrap_or(DEFAULT_DURATION_SECONDS),
+        });
         if let Some(p) = &role.policy {
             // Tencent's STS takes the policy URL-encoded.
-            let p = match vendor {
+            request["Policy"] = json!(match vendor {
                 Vendor::Tencent => crate::signing::encode::pe(p.expose()),
                 _ => p.expose().to_string(),
-            };
-            set("policy", Field::String(p))?;
+            });
         }
         if let Some(x) = &role.external_id {
-            set("external_id", Field::String(x.expose().to_string()))?;
+            request["ExternalId"] = json!(x.expose());
         }
+        // The message of the operation's input type, read by vendor field names.
+        let msg = translate::decode_response(&sts.catalog, &op.input, &request)
+            .map_err(|e| format!("AssumeRole request: {e}"))?;
         let params = translate::encode_request(&sts.catalog, &op, &msg)
             .map_err(|v| format!("AssumeRole request: {}", crate::error::describe(&v)))?;
         let (default, region) = match vendor {
@@ -274,7 +250,7 @@ fn parse_tencent(r: &Value) -> Result<Fetched, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::credentials::Resolved;
 
     #[test]
     fn alibaba_replies() {
@@ -297,10 +273,7 @@ mod tests {
         assert!(parse_tencent(&json!({"RequestId":"r"})).is_err());
     }
 
-    #[test]
-    fn requests_are_the_catalog_operations_with_the_parameters() {
-        let config = Config::default_for(&Catalog::load().unwrap());
-        let base = Arc::new(Slot::Fixed(Err("unused".into())));
+    fn source(vendor: Vendor, sts_endpoint: Option<Url>, base: Resolved) -> StsSource {
         let role = AssumeRole {
             role_arn: "acs:ram::123:role/ops".into(),
             base: crate::config::RoleBase::Profile("default".into()),
@@ -308,24 +281,19 @@ mod tests {
             duration_seconds: Some(900),
             policy: Some(crate::secret::Secret::new("{\"Version\":\"1\"}")),
             external_id: None,
-            sts_endpoint: None,
+            sts_endpoint,
             sts_region: None,
         };
-        let sts = StsClient::new(&config).unwrap();
-        let s = StsSource::new(
-            sts.clone(),
-            Vendor::Alibaba,
-            "ops",
-            &role,
-            base.clone(),
-            "b".into(),
-        )
-        .unwrap();
-        assert_eq!(
-            (s.op.name.as_str(), s.op.version()),
-            ("Sts.AssumeRole", "2015-04-01")
-        );
-        assert!(s.op.rule.safe_to_retry);
+        let sts = StsClient::new(&Config::default_for(&Catalog::load().unwrap())).unwrap();
+        let base = Arc::new(Slot::Fixed(base));
+        StsSource::new(sts, vendor, "ops", &role, base, "b".into()).unwrap()
+    }
+
+    #[test]
+    fn requests_are_the_catalog_operations_with_the_parameters() {
+        let s = source(Vendor::Alibaba, None, Err("unused".into()));
+        let op = (s.op.name.as_str(), s.op.version(), s.op.rule.safe_to_retry);
+        assert_eq!(op, ("Sts.AssumeRole", "2015-04-01", true));
         let WireParams::Query(q) = s.params.as_ref() else {
             panic!("not a query")
         };
@@ -339,7 +307,7 @@ mod tests {
             assert!(q.iter().any(|(n, x)| n == k && x == v), "{k}: {q:?}");
         }
         assert_eq!(s.target.host, "sts.aliyuncs.com");
-        let s = StsSource::new(sts, Vendor::Tencent, "ops", &role, base, "b".into()).unwrap();
+        let s = source(Vendor::Tencent, None, Err("unused".into()));
         assert_eq!(s.op.version(), "2018-08-13");
         assert!(s.op.rule.safe_to_retry && !s.op.rule.mutating);
         let WireParams::Json(body) = s.params.as_ref() else {
@@ -347,10 +315,8 @@ mod tests {
         };
         assert_eq!(body["DurationSeconds"], 900);
         assert_eq!(body["Policy"], "%7B%22Version%22%3A%221%22%7D");
-        assert_eq!(
-            (s.target.host.as_str(), s.target.region.as_str()),
-            ("sts.tencentcloudapi.com", "ap-guangzhou")
-        );
+        let target = (s.target.host.as_str(), s.target.region.as_str());
+        assert_eq!(target, ("sts.tencentcloudapi.com", "ap-guangzhou"));
     }
 
     #[tokio::test]
@@ -358,35 +324,17 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let big = "x".repeat(crate::forward::MAX_REPLY_BYTES + 1);
-        let app = axum::Router::new().fallback(move || {
-            let big = big.clone();
-            async move { big }
-        });
+        let app = axum::Router::new().fallback(move || std::future::ready(big.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        let config = Config::default_for(&Catalog::load().unwrap());
-        let base = Credential::new("LTAIbase".into(), "s".into(), None, "t").unwrap();
-        let role = AssumeRole {
-            role_arn: "acs:ram::123:role/ops".into(),
-            base: crate::config::RoleBase::Profile("default".into()),
-            session_name: None,
-            duration_seconds: None,
-            policy: None,
-            external_id: None,
-            sts_endpoint: Some(Url::parse(&format!("http://{addr}")).unwrap()),
-            sts_region: None,
-        };
-        let slot = Arc::new(Slot::Fixed(Ok(Arc::new(base.clone()))));
-        let sts = StsClient::new(&config).unwrap();
-        let s = StsSource::new(sts, Vendor::Alibaba, "ops", &role, slot, "b".into()).unwrap();
-        let e = s.send(Arc::new(base)).await.unwrap_err();
+        let base = Arc::new(Credential::new("LTAIb".into(), "s".into(), None, "t").unwrap());
+        let endpoint = Url::parse(&format!("http://{addr}")).ok();
+        let s = source(Vendor::Alibaba, endpoint, Ok(base.clone()));
+        let e = s.send(base).await.unwrap_err();
         assert!(matches!(e, GatewayError::BadVendorResponse { .. }), "{e:?}");
-        assert!(e.to_string().contains("larger than"), "{e}");
         let status = tonic::Status::from(e);
         assert!(String::from_utf8_lossy(status.details()).contains("BAD_VENDOR_RESPONSE"));
         let e = s.fetch().await.unwrap_err();
-        assert!(
-            e.starts_with("STS: unexpected reply") && e.contains("larger than"),
-            "{e}"
-        );
+        let ok = e.starts_with("STS: unexpected reply") && e.contains("larger than 4194304 bytes");
+        assert!(ok, "{e}");
     }
 }
