@@ -662,6 +662,15 @@ async fn a_credential_rejected_as_expired_is_refreshed_and_the_call_retried_once
         "{issued:?}"
     );
     let calls = emu.calls();
+    // The emulator resolved and validated AssumeRole as the catalog's STS operations.
+    let sts: Vec<_> = calls.iter().filter(|c| c.action == "AssumeRole").collect();
+    assert!(
+        sts.len() == 4
+            && sts
+                .iter()
+                .all(|c| c.product.eq_ignore_ascii_case("sts") && c.outcome == "ok"),
+        "{sts:?}"
+    );
     for action in ["UpdateUserStatus", "ModifyUserType"] {
         let keys: Vec<&str> = calls
             .iter()
