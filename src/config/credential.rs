@@ -278,14 +278,23 @@ impl KeySection {
         };
         let source = if let Some(role_arn) = k.role_arn {
             if !(role_arn.starts_with("acs:ram::") || role_arn.starts_with("qcs::cam::")) {
-                return fail(prefix, "role_arn", format!("{role_arn:?} is not a role ARN like acs:ram::UID:role/NAME or qcs::cam::uin/UIN:roleName/NAME"));
+                let like = "acs:ram::UID:role/NAME or qcs::cam::uin/UIN:roleName/NAME";
+                return fail(
+                    prefix,
+                    "role_arn",
+                    format!("{role_arn:?} is not a role ARN like {like}"),
+                );
             }
             let base = match (k.source_profile, k.file_profile) {
                 (Some(_), file) if any_key || file.is_some() => {
-                    return fail(prefix, "source_profile", "give either source_profile or base keys, not both")
+                    let reason = "give either source_profile or base keys, not both";
+                    return fail(prefix, "source_profile", reason);
                 }
                 (Some(p), _) => RoleBase::Profile(p),
-                (None, Some(_)) => return fail(prefix, "file_profile", "role_arn takes its base credential from source_profile or access_key_id / access_key_secret"),
+                (None, Some(_)) => {
+                    let reason = "role_arn takes its base credential from source_profile or access_key_id / access_key_secret";
+                    return fail(prefix, "file_profile", reason);
+                }
                 (None, None) => RoleBase::Keys(keys?),
             };
             if k.duration_seconds

@@ -6,7 +6,6 @@ use serde_json::Value;
 use url::Url;
 
 use super::refresh::{Fetched, Source};
-use super::sts::{parse_expiration, tencent_expiration};
 use crate::catalog::Vendor;
 
 /// Default Alibaba ECS metadata endpoint.
@@ -132,37 +131,15 @@ impl Source for MetadataSource {
 fn parse(vendor: Vendor, body: &[u8]) -> Result<Fetched, String> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| "metadata reply is not JSON".to_string())?;
-    let s = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    if s("Code") != "Success" {
-        return Err(format!("metadata reply Code is {:?}", s("Code")));
+    match v.get("Code").and_then(Value::as_str) {
+        Some("Success") => {
+            Fetched::temporary(vendor, &v, &v, "instance metadata", "metadata reply")
+        }
+        code => Err(format!(
+            "metadata reply Code is {:?}",
+            code.unwrap_or_default()
+        )),
     }
-    let (id, secret, token, expires_at) = match vendor {
-        Vendor::Tencent => (
-            s("TmpSecretId"),
-            s("TmpSecretKey"),
-            s("Token"),
-            tencent_expiration(&v),
-        ),
-        _ => (
-            s("AccessKeyId"),
-            s("AccessKeySecret"),
-            s("SecurityToken"),
-            parse_expiration(&s("Expiration")),
-        ),
-    };
-    let expires_at = expires_at.ok_or("metadata reply has no valid expiration")?;
-    Fetched::temporary(
-        (id, secret, token),
-        "instance metadata",
-        expires_at,
-        "metadata reply",
-        "token",
-    )
 }
 
 #[cfg(test)]

@@ -137,16 +137,11 @@ impl Slot {
     /// fetches a fresh one; false when the source cannot refresh (fixed keys).
     fn renew(&self, used: &Arc<Credential>) -> bool {
         match self {
-            Slot::Fixed(_) => false,
-            Slot::Refreshing(r) => {
-                r.invalidate(used);
-                true
-            }
-            Slot::File(f) => {
-                f.invalidate();
-                true
-            }
+            Slot::Fixed(_) => return false,
+            Slot::Refreshing(r) => r.invalidate(used),
+            Slot::File(f) => f.invalidate(),
         }
+        true
     }
 
     /// The source and its state, without secrets.
@@ -164,6 +159,15 @@ impl Slot {
 struct ProfileCredentials {
     alibaba: Arc<Slot>,
     tencent: Arc<Slot>,
+}
+
+impl ProfileCredentials {
+    fn slot(&self, vendor: Vendor) -> &Slot {
+        match vendor {
+            Vendor::Tencent => &self.tencent,
+            _ => &self.alibaba,
+        }
+    }
 }
 
 /// Credentials of every profile: fixed ones resolved at start-up, expiring ones
@@ -380,11 +384,8 @@ impl CredentialStore {
             .profiles
             .get(profile)
             .ok_or_else(|| GatewayError::UnknownProfile(profile.to_string()))?;
-        let slot = match vendor {
-            Vendor::Tencent => &p.tencent,
-            _ => &p.alibaba,
-        };
-        slot.get()
+        p.slot(vendor)
+            .get()
             .await
             .map_err(|cause| GatewayError::CredentialsUnavailable {
                 profile: profile.to_string(),
@@ -397,10 +398,8 @@ impl CredentialStore {
     /// so the next [`Self::get`] fetches a fresh one. False when the profile's source
     /// cannot refresh (fixed keys): a retry would sign with the same credential.
     pub fn renew(&self, profile: &str, vendor: Vendor, used: &Arc<Credential>) -> bool {
-        self.profiles.get(profile).is_some_and(|p| match vendor {
-            Vendor::Tencent => p.tencent.renew(used),
-            _ => p.alibaba.renew(used),
-        })
+        let p = self.profiles.get(profile);
+        p.is_some_and(|p| p.slot(vendor).renew(used))
     }
 
     /// Per profile and vendor: the source in use, the key (masked) and when it

@@ -8,9 +8,8 @@ use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
-use serde_json::{json, Value};
+use serde_json::json;
 use tower::ServiceExt;
 use url::Url;
 
@@ -187,91 +186,29 @@ impl Source for StsSource {
                 .send(credential)
                 .await
                 .map_err(|e| format!("STS: {e}"))?;
-            match self.op.vendor() {
-                Vendor::Tencent => parse_tencent(&reply.payload),
-                _ => parse_alibaba(&reply.payload),
-            }
+            let r = &reply.payload;
+            let keys = r.get("Credentials").ok_or("STS reply has no Credentials")?;
+            // Tencent: the expiry next to `Credentials`; Alibaba: inside.
+            let expiry = if self.op.vendor() == Vendor::Tencent {
+                r
+            } else {
+                keys
+            };
+            Fetched::temporary(
+                self.op.vendor(),
+                keys,
+                expiry,
+                "STS AssumeRole",
+                "STS reply",
+            )
         })
     }
-}
-
-fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
-/// A Tencent expiry: `ExpiredTime` (Unix seconds), else `Expiration` (RFC 3339).
-pub(crate) fn tencent_expiration(v: &Value) -> Option<DateTime<Utc>> {
-    v.get("ExpiredTime")
-        .and_then(Value::as_i64)
-        .and_then(|t| DateTime::from_timestamp(t, 0))
-        .or_else(|| parse_expiration(str_of(v, "Expiration")))
-}
-
-/// Parses an Alibaba expiration (`2015-04-09T11:52:19Z`, or any RFC 3339).
-pub(crate) fn parse_expiration(s: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%SZ") {
-        return Some(t.and_utc());
-    }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-fn parse_alibaba(v: &Value) -> Result<Fetched, String> {
-    let c = v.get("Credentials").ok_or("STS reply has no Credentials")?;
-    let expires_at = parse_expiration(str_of(c, "Expiration"))
-        .ok_or("STS reply has no valid Credentials.Expiration")?;
-    let keys = (
-        str_of(c, "AccessKeyId").to_string(),
-        str_of(c, "AccessKeySecret").to_string(),
-        str_of(c, "SecurityToken").to_string(),
-    );
-    Fetched::temporary(
-        keys,
-        "STS AssumeRole",
-        expires_at,
-        "STS reply",
-        "SecurityToken",
-    )
-}
-
-/// `r`: the reply's `Response` object.
-fn parse_tencent(r: &Value) -> Result<Fetched, String> {
-    let c = r.get("Credentials").ok_or("STS reply has no Credentials")?;
-    let expires_at = tencent_expiration(r).ok_or("STS reply has no ExpiredTime")?;
-    let keys = (
-        str_of(c, "TmpSecretId").to_string(),
-        str_of(c, "TmpSecretKey").to_string(),
-        str_of(c, "Token").to_string(),
-    );
-    Fetched::temporary(keys, "STS AssumeRole", expires_at, "STS reply", "Token")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::credentials::Resolved;
-
-    #[test]
-    fn alibaba_replies() {
-        let ok = json!({"RequestId":"r","AssumedRoleUser":{},"Credentials":{"AccessKeyId":"STS.abc","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2099-04-09T11:52:19Z"}});
-        let f = parse_alibaba(&ok).unwrap();
-        assert_eq!(f.credential.access_key_id.expose(), "STS.abc");
-        assert_eq!(f.expires_at, parse_expiration("2099-04-09T11:52:19+00:00"));
-        assert!(parse_alibaba(&json!({"RequestId":"r"})).is_err());
-        let no_token = json!({"Credentials":{"AccessKeyId":"STS.abc","AccessKeySecret":"s","Expiration":"2099-04-09T11:52:19Z"}});
-        assert!(parse_alibaba(&no_token)
-            .unwrap_err()
-            .contains("SecurityToken"));
-    }
-
-    #[test]
-    fn tencent_replies() {
-        let ok = json!({"Credentials":{"Token":"t","TmpSecretId":"AKIDtmp","TmpSecretKey":"k"},"ExpiredTime":4079339539_i64,"Expiration":"2099-04-09T11:52:19Z","RequestId":"r"});
-        let f = parse_tencent(&ok).unwrap();
-        assert_eq!(f.credential.token.unwrap().expose(), "t");
-        assert!(parse_tencent(&json!({"RequestId":"r"})).is_err());
-    }
 
     fn source(vendor: Vendor, sts_endpoint: Option<Url>, base: Resolved) -> StsSource {
         let role = AssumeRole {
