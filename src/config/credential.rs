@@ -16,15 +16,18 @@ use crate::secret::Secret;
 /// The profile used when a call names none.
 pub const DEFAULT_PROFILE: &str = "default";
 
-/// `[profiles.NAME]` as written.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[profiles.NAME]`: as written (`KeySection`s), or validated ([`Profile`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProfileSection {
-    /// Alibaba Cloud credentials.
-    pub alibaba: Option<KeySection>,
-    /// Tencent Cloud credentials.
-    pub tencent: Option<KeySection>,
+pub struct ProfileSection<T = KeySection> {
+    /// Alibaba Cloud credential.
+    pub alibaba: Option<T>,
+    /// Tencent Cloud credential.
+    pub tencent: Option<T>,
 }
+
+/// A validated profile.
+pub type Profile = ProfileSection<VendorCredential>;
 
 /// One vendor credential table as written (see README, "Credentials"): static keys
 /// (each literal or `*_env`), `file_profile`, `role_arn` (+ STS options),
@@ -151,18 +154,9 @@ pub struct VendorCredential {
     pub refresh_margin: Option<Duration>,
 }
 
-/// A validated profile.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Profile {
-    /// Alibaba Cloud credential.
-    pub alibaba: Option<VendorCredential>,
-    /// Tencent Cloud credential.
-    pub tencent: Option<VendorCredential>,
-}
-
-impl Profile {
+impl<T> ProfileSection<T> {
     /// The credential declared for `vendor`.
-    pub fn vendor(&self, vendor: Vendor) -> Option<&VendorCredential> {
+    pub fn vendor(&self, vendor: Vendor) -> Option<&T> {
         match vendor {
             Vendor::Tencent => self.tencent.as_ref(),
             _ => self.alibaba.as_ref(),
@@ -453,5 +447,46 @@ fn source_profile(c: &VendorCredential) -> Option<&str> {
             RoleBase::Keys(_) => None,
         },
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CredentialSource as S;
+
+    fn parse(toml: &str) -> VendorCredential {
+        toml::from_str::<KeySection>(toml)
+            .unwrap()
+            .parse("p")
+            .unwrap()
+    }
+
+    #[test]
+    fn each_table_becomes_one_source_and_debug_shows_no_secret() {
+        let keys = "access_key_id = \"LTAIx\"\naccess_key_secret_env = \"S\"\n";
+        let c = parse(&format!("{keys}account_id = \"1\""));
+        let S::Keys(k) = &c.source else { panic!() };
+        assert_eq!(k.access_key_secret, KeyValue::Env("S".into()));
+        let c = parse(&format!(
+            "{keys}role_arn = \"acs:ram::1:role/r\"\nrefresh_margin_s = 9"
+        ));
+        assert!(matches!(&c.source, S::AssumeRole(r) if r.base == RoleBase::Keys(k.clone())));
+        let c = parse("credentials_file = \"/f\"").source;
+        assert!(matches!(c, S::WatchedFile { section, poll: None, .. } if section == "default"));
+        let c = parse("instance_role = \"r\"").source;
+        assert!(matches!(c, S::InstanceRole { role, metadata_endpoint: None } if role == "r"));
+        assert_eq!(
+            parse("file_profile = \"dev\"").source,
+            S::VendorProfile("dev".into())
+        );
+        let c = parse(&format!("{keys}role_arn = \"acs:ram::1:role/r\"\nexternal_id = \"xid\"\npolicy = '{{\"Statement\":[]}}'"));
+        let debug = format!("{c:?}");
+        assert!(
+            !["LTAIx", "xid", "Statement"]
+                .iter()
+                .any(|s| debug.contains(s)),
+            "{debug}"
+        );
     }
 }

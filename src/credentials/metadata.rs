@@ -16,6 +16,8 @@ pub const TENCENT_METADATA_ENDPOINT: &str = "http://metadata.tencentyun.com";
 pub const ECS_TOKEN_TTL_HEADER: &str = "X-aliyun-ecs-metadata-token-ttl-seconds";
 /// Header carrying the ECS metadata token.
 pub const ECS_TOKEN_HEADER: &str = "X-aliyun-ecs-metadata-token";
+/// Largest metadata reply read (bytes): a credential reply is a few hundred bytes.
+const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// Lifetime asked for the ECS metadata token (seconds; the service allows 1 to 21600).
 const ECS_TOKEN_TTL_SECONDS: u32 = 300;
 
@@ -64,7 +66,7 @@ impl MetadataSource {
             .await
             .map_err(|e| format!("metadata token: {}", crate::transport::describe_error(e)))?;
         let status = resp.status().as_u16();
-        let body = crate::transport::read_limited(resp, super::sts::MAX_CREDENTIAL_REPLY_BYTES)
+        let body = crate::transport::read_limited(resp, MAX_REPLY_BYTES)
             .await
             .ok()
             .flatten()
@@ -111,14 +113,11 @@ impl Source for MetadataSource {
                 .await
                 .map_err(|e| format!("metadata: {}", crate::transport::describe_error(e)))?;
             let status = resp.status().as_u16();
-            let body = crate::transport::read_limited(resp, super::sts::MAX_CREDENTIAL_REPLY_BYTES)
+            let body = crate::transport::read_limited(resp, MAX_REPLY_BYTES)
                 .await
                 .map_err(|e| format!("metadata {path}: {}", crate::transport::describe_error(e)))?
                 .ok_or_else(|| {
-                    format!(
-                        "metadata {path}: reply larger than {} bytes",
-                        super::sts::MAX_CREDENTIAL_REPLY_BYTES
-                    )
+                    format!("metadata {path}: reply larger than {MAX_REPLY_BYTES} bytes")
                 })?;
             if status != 200 {
                 return Err(format!("metadata {path}: HTTP {status}"));

@@ -182,9 +182,17 @@ struct Builder<'a> {
     config: &'a Config,
     env: EnvLookup<'a>,
     home: Option<&'a std::path::Path>,
-    sts: Result<sts::StsClient, String>,
+    /// Built when the first role needs it.
+    sts: Option<Result<sts::StsClient, String>>,
     metadata_http: Result<reqwest::Client, String>,
     built: HashMap<(String, &'static str), Arc<Slot>>,
+}
+
+fn refreshing<S: refresh::Source + 'static>(s: RefreshSettings, source: Result<S, String>) -> Slot {
+    match source {
+        Ok(source) => Slot::Refreshing(Arc::new(Refresher::new(Box::new(source), s))),
+        Err(e) => Slot::Fixed(Err(e)),
+    }
 }
 
 fn vendor_title(vendor: Vendor) -> &'static str {
@@ -225,37 +233,30 @@ impl Builder<'_> {
             margin: c.refresh_margin.unwrap_or(default.margin),
             ..default
         };
-        let refreshing = |source: Result<Box<dyn refresh::Source>, String>| match source {
-            Ok(s) => Slot::Refreshing(Arc::new(Refresher::new(s, settings))),
-            Err(e) => Slot::Fixed(Err(e)),
-        };
+        use CredentialSource as S;
         match &c.source {
-            CredentialSource::Keys(keys) => Slot::Fixed(static_keys(keys, self.env)),
-            CredentialSource::VendorProfile(p) => Slot::Fixed(
+            S::Keys(keys) => Slot::Fixed(static_keys(keys, self.env)),
+            S::VendorProfile(p) => Slot::Fixed(
                 match vendor {
                     Vendor::Tencent => tencent::from_files(self.env, self.home, Some(p)),
                     _ => alibaba::from_files(self.env, self.home, Some(p)),
                 }
                 .map(Arc::new),
             ),
-            CredentialSource::WatchedFile {
+            S::WatchedFile {
                 path,
                 section,
                 poll,
-            } => Slot::File(WatchedFile::new(
-                vendor,
-                path.clone(),
-                section.clone(),
-                poll.unwrap_or(file::DEFAULT_POLL),
-            )),
-            CredentialSource::InstanceRole {
+            } => Slot::File(WatchedFile::new(vendor, path, section, *poll)),
+            S::InstanceRole {
                 role,
-                metadata_endpoint,
-            } => refreshing(self.metadata_http.clone().map(|client| {
-                let source = metadata::MetadataSource::new(vendor, metadata_endpoint, role, client);
-                Box::new(source) as Box<dyn refresh::Source>
-            })),
-            CredentialSource::AssumeRole(role) => {
+                metadata_endpoint: at,
+            } => {
+                let client = self.metadata_http.clone();
+                let source = client.map(|c| metadata::MetadataSource::new(vendor, at, role, c));
+                refreshing(settings, source)
+            }
+            S::AssumeRole(role) => {
                 let (base, base_name) = match &role.base {
                     RoleBase::Profile(p) => (self.slot(p, vendor), format!("profile {p}")),
                     RoleBase::Keys(keys) => (
@@ -263,10 +264,12 @@ impl Builder<'_> {
                         "keys in the config".to_string(),
                     ),
                 };
-                let source = self.sts.clone().and_then(|sts| {
+                let config = self.config;
+                let sts = self.sts.get_or_insert_with(|| sts::StsClient::new(config));
+                let source = sts.clone().and_then(|sts| {
                     sts::StsSource::new(sts, vendor, profile, role, base, base_name)
                 });
-                refreshing(source.map(|s| Box::new(s) as Box<dyn refresh::Source>))
+                refreshing(settings, source)
             }
         }
     }
@@ -287,7 +290,7 @@ impl CredentialStore {
             config,
             env,
             home,
-            sts: sts::StsClient::new(config),
+            sts: None,
             metadata_http,
             built: HashMap::new(),
         };
@@ -335,15 +338,11 @@ impl CredentialStore {
 
     /// A store with fixed credentials for the default profile (emulator mode, tests).
     pub fn fixed(alibaba: Credential, tencent: Credential) -> Self {
-        let mut profiles = HashMap::new();
-        profiles.insert(
-            DEFAULT_PROFILE.to_string(),
-            ProfileCredentials {
-                alibaba: Arc::new(Slot::Fixed(Ok(Arc::new(alibaba)))),
-                tencent: Arc::new(Slot::Fixed(Ok(Arc::new(tencent)))),
-            },
-        );
-        Self { profiles }
+        let mut store = Self {
+            profiles: HashMap::new(),
+        };
+        store.insert(DEFAULT_PROFILE, Some(alibaba), Some(tencent));
+        store
     }
 
     /// Adds or replaces a profile with fixed credentials.

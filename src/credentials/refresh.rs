@@ -246,11 +246,7 @@ impl Refresher {
     /// `get` fetches at once, once however many calls saw the rejection.
     pub(crate) fn invalidate(&self, used: &Arc<Credential>) {
         let mut s = self.lock();
-        if s.current
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(&c.credential, used))
-        {
-            tracing::info!(source = %self.source.describe(), "credential rejected by the vendor; fetching a fresh one");
+        if matches!(&s.current, Some(c) if Arc::ptr_eq(&c.credential, used)) {
             s.current = None;
             s.retry_at = None;
         }

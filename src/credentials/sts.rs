@@ -24,10 +24,6 @@ use crate::retry::RetryPolicy;
 use crate::translate::{self, WireParams};
 use crate::vendors::{Signer, Target, VendorReply};
 
-/// Largest instance-metadata reply read (bytes): a credential reply is a few
-/// hundred bytes. (STS replies are vendor replies, read with the forwarder's bound.)
-pub const MAX_CREDENTIAL_REPLY_BYTES: usize = 64 * 1024;
-
 /// Default Alibaba STS endpoint.
 pub const ALIBABA_STS_ENDPOINT: &str = "https://sts.aliyuncs.com";
 /// Default Tencent STS endpoint.
