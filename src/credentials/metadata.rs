@@ -6,6 +6,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::refresh::{Fetched, Source};
+use super::sts::MAX_REPLY_BYTES;
 use crate::catalog::Vendor;
 
 /// Default Alibaba ECS metadata endpoint.
@@ -16,8 +17,6 @@ pub const TENCENT_METADATA_ENDPOINT: &str = "http://metadata.tencentyun.com";
 pub const ECS_TOKEN_TTL_HEADER: &str = "X-aliyun-ecs-metadata-token-ttl-seconds";
 /// Header carrying the ECS metadata token.
 pub const ECS_TOKEN_HEADER: &str = "X-aliyun-ecs-metadata-token";
-/// Largest metadata reply read (bytes): a credential reply is a few hundred bytes.
-const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// Lifetime asked for the ECS metadata token (seconds; the service allows 1 to 21600).
 const ECS_TOKEN_TTL_SECONDS: u32 = 300;
 

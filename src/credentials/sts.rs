@@ -24,6 +24,8 @@ use crate::retry::RetryPolicy;
 use crate::translate::{self, WireParams};
 use crate::vendors::{Signer, Target, VendorReply};
 
+/// Largest STS reply read (bytes): a credential reply is a few hundred bytes.
+pub const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// Default Alibaba STS endpoint.
 pub const ALIBABA_STS_ENDPOINT: &str = "https://sts.aliyuncs.com";
 /// Default Tencent STS endpoint.
@@ -60,7 +62,8 @@ impl StsClient {
         let catalog = embedded_catalog()?;
         let client = crate::transport::build_client(&config.http)
             .map_err(|e| format!("HTTP client: {e}"))?;
-        let forwarder = Forwarder::new(client, catalog.clone(), config.http.request_timeout);
+        let forwarder = Forwarder::new(client, catalog.clone(), config.http.request_timeout)
+            .with_reply_limit(MAX_REPLY_BYTES);
         let stack = crate::app::retrying(forwarder, RetryPolicy::new(config.retry.clone()));
         Ok(Self {
             catalog,
@@ -256,7 +259,7 @@ mod tests {
     async fn an_oversized_sts_reply_is_a_bad_vendor_response() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let big = "x".repeat(crate::forward::MAX_REPLY_BYTES + 1);
+        let big = "x".repeat(MAX_REPLY_BYTES + 1);
         let app = axum::Router::new().fallback(move || std::future::ready(big.clone()));
         tokio::spawn(async move { axum::serve(listener, app).await });
         let base = Arc::new(Credential::new("LTAIb".into(), "s".into(), None, "t").unwrap());
@@ -267,7 +270,7 @@ mod tests {
         let status = tonic::Status::from(e);
         assert!(String::from_utf8_lossy(status.details()).contains("BAD_VENDOR_RESPONSE"));
         let e = s.fetch().await.unwrap_err();
-        let ok = e.starts_with("STS: unexpected reply") && e.contains("larger than 4194304 bytes");
+        let ok = e.starts_with("STS: unexpected reply") && e.contains("larger than 65536 bytes");
         assert!(ok, "{e}");
     }
 }
