@@ -523,9 +523,7 @@ impl Gateway {
             }
         })
     }
-}
 
-impl Gateway {
     /// Runs one call through the vendor stack within its deadline.
     async fn dispatch(
         &self,
