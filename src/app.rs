@@ -45,6 +45,16 @@ pub fn vendor_stack(
     )
 }
 
+/// The stack of calls the gateway makes for itself (STS): retries around the
+/// forwarder, outside callers' rate limits.
+pub fn retrying(forwarder: Forwarder, retry: RetryPolicy) -> VendorStack {
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(retry.layer())
+            .service(forwarder),
+    )
+}
+
 /// Builds a gateway.
 pub fn build(
     config: Config,

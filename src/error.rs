@@ -98,6 +98,16 @@ impl VendorFailure {
     }
 }
 
+/// Vendor codes that reject the signing credential as expired (Alibaba
+/// `InvalidSecurityToken.Expired`, Tencent `AuthFailure.TokenFailure`) or the
+/// request time as skewed (`InvalidTimeStamp.Expired`, `AuthFailure.SignatureExpire`).
+pub const CREDENTIAL_REJECTED: &[&str] = &[
+    "InvalidSecurityToken.Expired",
+    "AuthFailure.TokenFailure",
+    "InvalidTimeStamp.Expired",
+    "AuthFailure.SignatureExpire",
+];
+
 /// Everything that can make a call fail.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -190,7 +200,7 @@ pub enum GatewayError {
     Internal(String),
 }
 
-fn describe(v: &[FieldViolation]) -> String {
+pub(crate) fn describe(v: &[FieldViolation]) -> String {
     v.iter()
         .map(|v| format!("{}: {}", v.field, v.description))
         .collect::<Vec<_>>()
@@ -286,6 +296,13 @@ impl GatewayError {
             | GatewayError::BadVendorResponse { outcome, .. } => *outcome,
             _ => None,
         }
+    }
+
+    /// Whether the vendor refused the credential itself as expired, or the
+    /// request's time as skewed ([`CREDENTIAL_REJECTED`]): refused before
+    /// anything was executed, so a fresh credential may be tried once.
+    pub fn credential_rejected(&self) -> bool {
+        matches!(self, GatewayError::Vendor(f) if CREDENTIAL_REJECTED.contains(&f.detail.code.as_str()))
     }
 
     /// The vendor's request id, when the vendor answered.

@@ -494,29 +494,31 @@ impl Gateway {
         let call = VendorCall {
             op: op.clone(),
             params: Arc::new(params),
-            credential,
-            profile: ctx.profile.into(),
+            credential: credential.clone(),
+            profile: ctx.profile.clone().into(),
             caller: facts.caller.clone().map(Into::into),
             target: Arc::new(target),
             deadline: ctx.deadline,
             attempts: attempts.clone(),
         };
         let host = call.target.host.clone();
-        let fut = self.stack.clone().oneshot(call);
-        let reply = match ctx.deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(GatewayError::DeadlineExceeded {
-                    stage: if attempts.load(Ordering::Relaxed) == 0 {
-                        "before the vendor call"
-                    } else {
-                        "waiting for the vendor"
-                    },
-                    outcome: (op.rule.mutating && attempts.load(Ordering::Relaxed) > 0)
-                        .then_some(crate::error::Outcome::Unknown),
-                }),
-            },
-            None => fut.await,
+        let reply = match self
+            .dispatch(op, call.clone(), ctx.deadline, attempts)
+            .await
+        {
+            // Refused before execution: drop the credential, fetch a fresh one, try once more.
+            Err(e)
+                if e.credential_rejected()
+                    && self
+                        .credentials
+                        .renew(&ctx.profile, op.vendor(), &credential) =>
+            {
+                tracing::info!(error = %e, "credential rejected; retrying once with a fresh one");
+                let credential = self.credentials.get(&ctx.profile, op.vendor()).await?;
+                let retry = VendorCall { credential, ..call };
+                self.dispatch(op, retry, ctx.deadline, attempts).await
+            }
+            r => r,
         };
         let reply = reply?;
         facts.request_id = Some(reply.request_id.clone()).filter(|id| !id.is_empty());
@@ -531,6 +533,34 @@ impl Gateway {
                 outcome: None,
             }
         })
+    }
+
+    /// Runs one call through the vendor stack within its deadline.
+    async fn dispatch(
+        &self,
+        op: &Operation,
+        call: VendorCall,
+        deadline: Option<Instant>,
+        attempts: &AtomicU32,
+    ) -> Result<VendorReply, GatewayError> {
+        let fut = self.stack.clone().oneshot(call);
+        let Some(deadline) = deadline else {
+            return fut.await;
+        };
+        match tokio::time::timeout_at(deadline, fut).await {
+            Ok(r) => r,
+            Err(_) => {
+                let sent = attempts.load(Ordering::Relaxed) > 0;
+                Err(GatewayError::DeadlineExceeded {
+                    stage: if sent {
+                        "waiting for the vendor"
+                    } else {
+                        "before the vendor call"
+                    },
+                    outcome: (op.rule.mutating && sent).then_some(crate::error::Outcome::Unknown),
+                })
+            }
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod pb;
 pub mod ratelimit;
 pub mod retry;
+pub mod secret;
 pub mod server;
 pub mod signing;
 pub mod trace_context;

@@ -632,3 +632,69 @@ async fn a_rewritten_credentials_file_is_used_from_the_next_poll() {
         .all(|c| c.access_key_id == ROTATED_ID && c.outcome == "ok"));
     assert_eq!(emu.stats().actions["UpdateUserStatus"].errors, 0);
 }
+
+#[tokio::test]
+async fn a_credential_rejected_as_expired_is_refreshed_and_the_call_retried_once() {
+    let emu = spawn_emulator().await;
+    let gw = Gateway::start(&emu, ROLE_PROFILES).await;
+    gw.sso().update_user_status(sso_req("role")).await.unwrap();
+    gw.dlc().modify_user_type(dlc_req("role")).await.unwrap();
+    let expired = |action: &str, code: &str| {
+        Fault::once(
+            action,
+            FaultKind::Error {
+                code: code.into(),
+                http_status: None,
+                message: None,
+            },
+        )
+    };
+    // The vendor refuses the (still unexpired) STS credential as expired: the gateway
+    // assumes the role again and the retry, signed with the new credential, succeeds.
+    emu.inject(expired("UpdateUserStatus", "InvalidSecurityToken.Expired"));
+    emu.inject(expired("ModifyUserType", "AuthFailure.TokenFailure"));
+    gw.sso().update_user_status(sso_req("role")).await.unwrap();
+    gw.dlc().modify_user_type(dlc_req("role")).await.unwrap();
+    let issued = emu.credential_stats();
+    assert_eq!(
+        (issued.sts_alibaba, issued.sts_tencent),
+        (2, 2),
+        "{issued:?}"
+    );
+    let calls = emu.calls();
+    // The emulator resolved and validated AssumeRole as the catalog's STS operations.
+    let sts: Vec<_> = calls.iter().filter(|c| c.action == "AssumeRole").collect();
+    assert!(
+        sts.len() == 4
+            && sts
+                .iter()
+                .all(|c| c.product.eq_ignore_ascii_case("sts") && c.outcome == "ok"),
+        "{sts:?}"
+    );
+    for action in ["UpdateUserStatus", "ModifyUserType"] {
+        let keys: Vec<&str> = calls
+            .iter()
+            .filter(|c| c.action == action)
+            .map(|c| c.access_key_id.as_str())
+            .collect();
+        assert_eq!(keys.len(), 3, "{action}: {keys:?}");
+        // First call and the rejected one signed with the first credential, the retry with a new one.
+        assert_eq!(keys[0], keys[1], "{action}");
+        assert_ne!(keys[1], keys[2], "{action}");
+    }
+    // Fixed keys cannot be refreshed: the rejection reaches the caller, nothing is retried.
+    emu.inject(expired("UpdateUserStatus", "InvalidSecurityToken.Expired"));
+    let st = gw
+        .sso()
+        .update_user_status(sso_req("default"))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&st), "InvalidSecurityToken.Expired", "{st:?}");
+    let sso_calls = emu
+        .calls()
+        .iter()
+        .filter(|c| c.action == "UpdateUserStatus")
+        .count();
+    assert_eq!(sso_calls, 4);
+    assert_eq!(emu.credential_stats().sts_alibaba, 2);
+}

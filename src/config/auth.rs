@@ -338,9 +338,9 @@ pub fn auth(
         let allowed = c
             .profiles
             .clone()
-            .unwrap_or_else(|| vec![crate::credentials::DEFAULT_PROFILE.to_string()]);
+            .unwrap_or_else(|| vec![super::DEFAULT_PROFILE.to_string()]);
         for p in &allowed {
-            if p != crate::credentials::DEFAULT_PROFILE && !profiles.contains(p) {
+            if p != super::DEFAULT_PROFILE && !profiles.contains(p) {
                 return Err(invalid(
                     format!("{at}.profiles"),
                     format!("no profile {p:?} in [profiles]"),

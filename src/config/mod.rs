@@ -13,10 +13,15 @@ use crate::catalog::Catalog;
 
 mod audit;
 mod auth;
+mod credential;
 mod limits;
 mod server;
 pub use audit::{AuditSection, AuditSettings, AuditSink};
 pub use auth::{AuthSection, AuthSettings, CallerRule, MethodPattern, TlsSettings};
+pub use credential::{
+    AssumeRole, CredentialSource, KeySection, KeyValue, Profile, ProfileSection, RoleBase,
+    StaticKeys, VendorCredential, DEFAULT_PROFILE,
+};
 pub use limits::{
     EffectiveLimit, LimitOverride, RateLimitSection, RateLimitSettings, RetrySection,
     RetrySettings, DEFAULT_UNDOCUMENTED_QPS,
@@ -62,6 +67,18 @@ fn positive_ms(key: &str, v: Option<u64>, default: u64) -> Result<Duration, Conf
         Some(ms) => Ok(Duration::from_millis(ms)),
         None => Ok(Duration::from_millis(default)),
     }
+}
+
+/// An `http(s)://host[:port]/` base URL, or why not.
+fn base_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|e| format!("{value:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err("must be a base URL without path or query".into());
+    }
+    Ok(url)
 }
 
 fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
@@ -177,107 +194,6 @@ pub struct HttpSection {
     pub pool_max_idle_per_host: Option<usize>,
 }
 
-/// `[profiles.NAME]`: credentials for each vendor.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileSection {
-    /// Alibaba Cloud credentials.
-    pub alibaba: Option<KeySection>,
-    /// Tencent Cloud credentials.
-    pub tencent: Option<KeySection>,
-}
-
-/// One vendor credential in a profile. Each value may be given literally or
-/// read from an environment variable (`*_env`), or the whole credential may
-/// come from a named profile of the vendor's own credentials files.
-#[derive(Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeySection {
-    /// Access key id (Alibaba) / SecretId (Tencent).
-    pub access_key_id: Option<String>,
-    /// Environment variable holding the access key id.
-    pub access_key_id_env: Option<String>,
-    /// Access key secret / SecretKey (prefer `access_key_secret_env`).
-    pub access_key_secret: Option<String>,
-    /// Environment variable holding the secret.
-    pub access_key_secret_env: Option<String>,
-    /// STS / session token.
-    pub security_token: Option<String>,
-    /// Environment variable holding the token.
-    pub security_token_env: Option<String>,
-    /// Profile name in the vendor's credentials files.
-    pub file_profile: Option<String>,
-    /// The vendor account (Alibaba UID / Tencent root UIN) the keys belong to:
-    /// profiles naming the same account share one rate limit, as the vendors
-    /// count flow control per account across its keys.
-    pub account_id: Option<String>,
-    /// Role assumption: the role to assume with STS `AssumeRole`
-    /// (`acs:ram::UID:role/NAME`, `qcs::cam::uin/UIN:roleName/NAME`), signed with
-    /// `source_profile`'s credential or the keys of this section.
-    pub role_arn: Option<String>,
-    /// Role assumption: the profile whose credential (same vendor) signs `AssumeRole`.
-    pub source_profile: Option<String>,
-    /// Role assumption: `RoleSessionName` (default `cloudgate-<profile>`).
-    pub role_session_name: Option<String>,
-    /// Role assumption: `DurationSeconds` asked for (900 to 43200, default 3600).
-    pub duration_seconds: Option<u64>,
-    /// Role assumption: an inline policy (JSON) narrowing the role.
-    pub policy: Option<String>,
-    /// Role assumption: `ExternalId`.
-    pub external_id: Option<String>,
-    /// Role assumption: STS base URL (default `https://sts.aliyuncs.com` /
-    /// `https://sts.tencentcloudapi.com`).
-    pub sts_endpoint: Option<String>,
-    /// Role assumption (Tencent): `X-TC-Region` of the STS call (default `ap-guangzhou`).
-    pub sts_region: Option<String>,
-    /// Instance role: the ECS RAM role / CVM role name attached to the instance.
-    pub instance_role: Option<String>,
-    /// Instance role: metadata base URL (default `http://100.100.100.200` /
-    /// `http://metadata.tencentyun.com`).
-    pub metadata_endpoint: Option<String>,
-    /// A credentials file (vendor format) re-read when it changes; `file_profile`
-    /// names its section (default `default`).
-    pub credentials_file: Option<String>,
-    /// How often `credentials_file` is checked for changes, ms (default 1000).
-    pub poll_interval_ms: Option<u64>,
-    /// Expiring credentials are refreshed this long before expiry, seconds
-    /// (default 300, at most a quarter of the credential's lifetime), with jitter.
-    pub refresh_margin_s: Option<u64>,
-}
-
-// Literal keys may be secrets: Debug shows only whether each is set.
-impl std::fmt::Debug for KeySection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let set = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
-        f.debug_struct("KeySection")
-            .field("access_key_id", &set(&self.access_key_id))
-            .field("access_key_id_env", &self.access_key_id_env)
-            .field("access_key_secret", &set(&self.access_key_secret))
-            .field("access_key_secret_env", &self.access_key_secret_env)
-            .field("security_token", &set(&self.security_token))
-            .field("security_token_env", &self.security_token_env)
-            .field("file_profile", &self.file_profile)
-            .field("account_id", &self.account_id)
-            .field("role_arn", &self.role_arn)
-            .field("source_profile", &self.source_profile)
-            .field("role_session_name", &self.role_session_name)
-            .field("duration_seconds", &self.duration_seconds)
-            .field("policy", &self.policy.as_ref().map(|_| "<set>"))
-            .field(
-                "external_id",
-                &self.external_id.as_ref().map(|_| "<redacted>"),
-            )
-            .field("sts_endpoint", &self.sts_endpoint)
-            .field("sts_region", &self.sts_region)
-            .field("instance_role", &self.instance_role)
-            .field("metadata_endpoint", &self.metadata_endpoint)
-            .field("credentials_file", &self.credentials_file)
-            .field("poll_interval_ms", &self.poll_interval_ms)
-            .field("refresh_margin_s", &self.refresh_margin_s)
-            .finish()
-    }
-}
-
 /// Which Alibaba signature scheme to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlibabaSignature {
@@ -321,8 +237,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// gRPC server limits and deadlines.
     pub server: ServerSettings,
-    /// Declared profiles (credentials resolved by `credentials`).
-    pub profiles: BTreeMap<String, ProfileSection>,
+    /// Declared profiles, each vendor credential parsed into its source.
+    pub profiles: BTreeMap<String, Profile>,
     /// Rate limits.
     pub ratelimit: RateLimitSettings,
     /// Retries.
@@ -443,14 +359,7 @@ impl Config {
             if !known.iter().any(|k| k == key) {
                 return Err(invalid(k, format!("unknown product (known: {known_list})")));
             }
-            let url = Url::parse(value)
-                .map_err(|e| invalid(&k, format!("{value:?} is not a URL: {e}")))?;
-            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(invalid(k, "must be an http:// or https:// URL with a host"));
-            }
-            if url.path() != "/" || url.query().is_some() {
-                return Err(invalid(k, "must be a base URL without path or query"));
-            }
+            let url = base_url(value).map_err(|reason| invalid(k, reason))?;
             endpoints.insert(key.clone(), url);
         }
         let mut regions = HashMap::new();
@@ -501,36 +410,11 @@ impl Config {
         let server = server::server(&file.server)?;
         let shutdown_grace = server.shutdown_grace;
 
-        for (name, profile) in &file.profiles {
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            {
-                return Err(invalid(
-                    format!("profiles.{name}"),
-                    "profile names use letters, digits, '-' and '_'",
-                ));
-            }
-            for (vendor, keys) in [("alibaba", &profile.alibaba), ("tencent", &profile.tencent)] {
-                if let Some(keys) = keys {
-                    validate_keys(&format!("profiles.{name}.{vendor}"), keys)?;
-                }
-            }
-            if profile.alibaba.is_none() && profile.tencent.is_none() {
-                return Err(invalid(
-                    format!("profiles.{name}"),
-                    "declares no credentials: add an [alibaba] or [tencent] table",
-                ));
-            }
-        }
-        check_source_profiles(&file.profiles)?;
+        let profiles = credential::profiles(file.profiles)?;
 
         let ratelimit = limits::rate_limits(&file.ratelimit, catalog)?;
         for profile in file.ratelimit.profiles.keys() {
-            if profile != crate::credentials::DEFAULT_PROFILE
-                && !file.profiles.contains_key(profile)
-            {
+            if profile != DEFAULT_PROFILE && !profiles.contains_key(profile) {
                 return Err(invalid(
                     format!("ratelimit.profiles.{profile}"),
                     "no such profile in [profiles]",
@@ -557,7 +441,7 @@ impl Config {
                 ))
             }
         };
-        let declared = file.profiles.keys().cloned().collect();
+        let declared = profiles.keys().cloned().collect();
         let auth = match &file.auth {
             Some(a) => Some(auth::auth(a, catalog, &declared)?),
             None => None,
@@ -572,7 +456,7 @@ impl Config {
             http,
             shutdown_grace,
             server,
-            profiles: file.profiles,
+            profiles,
             ratelimit,
             retry,
             admin_listen,
@@ -587,301 +471,11 @@ impl Config {
     /// The rate-limit account key of a profile for a vendor: its declared
     /// `account_id` (shared by every profile of that account), else the profile.
     pub fn account_key(&self, profile: &str, vendor: crate::catalog::Vendor) -> String {
-        let section = self.profiles.get(profile).and_then(|p| match vendor {
-            crate::catalog::Vendor::Tencent => p.tencent.as_ref(),
-            _ => p.alibaba.as_ref(),
-        });
-        match section.and_then(|k| k.account_id.as_deref()) {
+        let declared = self.profiles.get(profile).and_then(|p| p.vendor(vendor));
+        match declared.and_then(|c| c.account_id.as_deref()) {
             Some(id) => format!("account:{id}"),
             None => format!("profile:{profile}"),
         }
-    }
-}
-
-/// `source_profile` names a declared profile with the same vendor (or the implicit
-/// `default`), and chains never loop.
-fn check_source_profiles(profiles: &BTreeMap<String, ProfileSection>) -> Result<(), ConfigError> {
-    let keys_of = |name: &str, vendor: &str| {
-        profiles.get(name).and_then(|p| match vendor {
-            "tencent" => p.tencent.as_ref(),
-            _ => p.alibaba.as_ref(),
-        })
-    };
-    for (name, profile) in profiles {
-        for (vendor, keys) in [("alibaba", &profile.alibaba), ("tencent", &profile.tencent)] {
-            let Some(mut keys) = keys.as_ref() else {
-                continue;
-            };
-            let key = format!("profiles.{name}.{vendor}.source_profile");
-            let mut seen = vec![name.as_str()];
-            while let Some(next) = keys.source_profile.as_deref() {
-                if seen.contains(&next) {
-                    return Err(invalid(
-                        key,
-                        format!(
-                            "source_profile chain loops: {} -> {next}",
-                            seen.join(" -> ")
-                        ),
-                    ));
-                }
-                seen.push(next);
-                match keys_of(next, vendor) {
-                    Some(k) => keys = k,
-                    None if next == crate::credentials::DEFAULT_PROFILE
-                        && !profiles.contains_key(next) =>
-                    {
-                        break
-                    }
-                    None => {
-                        return Err(invalid(
-                            key,
-                            format!("profile {next:?} declares no [profiles.{next}.{vendor}]"),
-                        ))
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn validate_sources(prefix: &str, k: &KeySection) -> Result<(), ConfigError> {
-    let has_keys = k.access_key_id.is_some()
-        || k.access_key_id_env.is_some()
-        || k.access_key_secret.is_some()
-        || k.access_key_secret_env.is_some()
-        || k.security_token.is_some()
-        || k.security_token_env.is_some();
-    let url = |key: &str, v: &Option<String>| -> Result<(), ConfigError> {
-        if let Some(v) = v {
-            let u = Url::parse(v).map_err(|e| {
-                invalid(
-                    format!("{prefix}.{key}"),
-                    format!("{v:?} is not a URL: {e}"),
-                )
-            })?;
-            if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-                return Err(invalid(
-                    format!("{prefix}.{key}"),
-                    "must be an http:// or https:// URL with a host",
-                ));
-            }
-            if u.path() != "/" || u.query().is_some() {
-                return Err(invalid(
-                    format!("{prefix}.{key}"),
-                    "must be a base URL without path or query",
-                ));
-            }
-        }
-        Ok(())
-    };
-    let only_with = |what: &str, names: &[(&str, bool)]| -> Result<(), ConfigError> {
-        match names.iter().find(|(_, set)| *set) {
-            Some((name, _)) => Err(invalid(
-                format!("{prefix}.{name}"),
-                format!("only applies with {what}"),
-            )),
-            None => Ok(()),
-        }
-    };
-    let sources: Vec<&str> = [
-        ("role_arn", k.role_arn.is_some()),
-        ("instance_role", k.instance_role.is_some()),
-        ("credentials_file", k.credentials_file.is_some()),
-    ]
-    .iter()
-    .filter(|(_, set)| *set)
-    .map(|(n, _)| *n)
-    .collect();
-    if sources.len() > 1 {
-        return Err(invalid(
-            format!("{prefix}.{}", sources[1]),
-            format!(
-                "choose one credential source, not {}",
-                sources.join(" and ")
-            ),
-        ));
-    }
-    let sts_options = [
-        ("source_profile", k.source_profile.is_some()),
-        ("role_session_name", k.role_session_name.is_some()),
-        ("duration_seconds", k.duration_seconds.is_some()),
-        ("policy", k.policy.is_some()),
-        ("external_id", k.external_id.is_some()),
-        ("sts_endpoint", k.sts_endpoint.is_some()),
-        ("sts_region", k.sts_region.is_some()),
-    ];
-    if k.role_arn.is_none() {
-        only_with("role_arn", &sts_options)?;
-    }
-    if k.instance_role.is_none() {
-        only_with(
-            "instance_role",
-            &[("metadata_endpoint", k.metadata_endpoint.is_some())],
-        )?;
-    }
-    if k.credentials_file.is_none() {
-        only_with(
-            "credentials_file",
-            &[("poll_interval_ms", k.poll_interval_ms.is_some())],
-        )?;
-    }
-    if k.role_arn.is_none() && k.instance_role.is_none() {
-        only_with(
-            "role_arn or instance_role",
-            &[("refresh_margin_s", k.refresh_margin_s.is_some())],
-        )?;
-    }
-    let not_empty = |key: &str, v: &Option<String>| match v {
-        Some(v) if v.trim().is_empty() || v.trim() != v => Err(invalid(
-            format!("{prefix}.{key}"),
-            "must not be empty or have surrounding whitespace",
-        )),
-        _ => Ok(()),
-    };
-    for (key, v) in [
-        ("role_arn", &k.role_arn),
-        ("instance_role", &k.instance_role),
-        ("credentials_file", &k.credentials_file),
-        ("source_profile", &k.source_profile),
-    ] {
-        not_empty(key, v)?;
-    }
-    if let Some(role_arn) = &k.role_arn {
-        if !(role_arn.starts_with("acs:ram::") || role_arn.starts_with("qcs::cam::")) {
-            return Err(invalid(
-                format!("{prefix}.role_arn"),
-                format!("{role_arn:?} is not a role ARN like acs:ram::UID:role/NAME or qcs::cam::uin/UIN:roleName/NAME"),
-            ));
-        }
-        if k.source_profile.is_some() && (has_keys || k.file_profile.is_some()) {
-            return Err(invalid(
-                format!("{prefix}.source_profile"),
-                "give either source_profile or base keys, not both",
-            ));
-        }
-        if k.source_profile.is_none() && k.file_profile.is_some() {
-            return Err(invalid(
-                format!("{prefix}.file_profile"),
-                "role_arn takes its base credential from source_profile or access_key_id / access_key_secret",
-            ));
-        }
-        if let Some(d) = k.duration_seconds {
-            if !(900..=43_200).contains(&d) {
-                return Err(invalid(
-                    format!("{prefix}.duration_seconds"),
-                    "must be between 900 and 43200",
-                ));
-            }
-        }
-        if let Some(name) = &k.role_session_name {
-            let ok = (2..=64).contains(&name.len())
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.@=,+".contains(&b));
-            if !ok {
-                return Err(invalid(
-                    format!("{prefix}.role_session_name"),
-                    "2 to 64 letters, digits and - _ . @ = , +",
-                ));
-            }
-        }
-        if let Some(p) = &k.policy {
-            if serde_json::from_str::<serde_json::Value>(p).map_or(true, |v| !v.is_object()) {
-                return Err(invalid(
-                    format!("{prefix}.policy"),
-                    "must be a JSON policy document",
-                ));
-            }
-        }
-        if let Some(r) = &k.sts_region {
-            if !valid_region(r) {
-                return Err(invalid(
-                    format!("{prefix}.sts_region"),
-                    format!("{r:?} is not a region id like ap-guangzhou"),
-                ));
-            }
-        }
-        url("sts_endpoint", &k.sts_endpoint)?;
-    } else if k.instance_role.is_some() || k.credentials_file.is_some() {
-        let source = if k.instance_role.is_some() {
-            "instance_role"
-        } else {
-            "credentials_file"
-        };
-        if has_keys {
-            return Err(invalid(
-                format!("{prefix}.{source}"),
-                "cannot be combined with keys",
-            ));
-        }
-        if k.instance_role.is_some() && k.file_profile.is_some() {
-            return Err(invalid(
-                format!("{prefix}.file_profile"),
-                "cannot be combined with instance_role",
-            ));
-        }
-        url("metadata_endpoint", &k.metadata_endpoint)?;
-    }
-    if k.poll_interval_ms == Some(0) {
-        return Err(invalid(
-            format!("{prefix}.poll_interval_ms"),
-            "must be greater than 0",
-        ));
-    }
-    if k.refresh_margin_s == Some(0) {
-        return Err(invalid(
-            format!("{prefix}.refresh_margin_s"),
-            "must be greater than 0",
-        ));
-    }
-    Ok(())
-}
-
-fn validate_keys(prefix: &str, k: &KeySection) -> Result<(), ConfigError> {
-    validate_sources(prefix, k)?;
-    let pairs = [
-        ("access_key_id", &k.access_key_id, &k.access_key_id_env),
-        (
-            "access_key_secret",
-            &k.access_key_secret,
-            &k.access_key_secret_env,
-        ),
-        ("security_token", &k.security_token, &k.security_token_env),
-    ];
-    for (name, literal, env) in pairs {
-        if literal.is_some() && env.is_some() {
-            return Err(invalid(
-                format!("{prefix}.{name}"),
-                format!("give either {name} or {name}_env, not both"),
-            ));
-        }
-    }
-    let has_keys = k.access_key_id.is_some() || k.access_key_id_env.is_some();
-    let has_secret = k.access_key_secret.is_some() || k.access_key_secret_env.is_some();
-    if k.instance_role.is_some()
-        || k.credentials_file.is_some()
-        || (k.role_arn.is_some() && k.source_profile.is_some())
-    {
-        return Ok(());
-    }
-    match (&k.file_profile, has_keys, has_secret) {
-        (Some(_), false, false) if k.security_token.is_none() && k.security_token_env.is_none() => {
-            Ok(())
-        }
-        (Some(_), _, _) => Err(invalid(
-            format!("{prefix}.file_profile"),
-            "file_profile cannot be combined with keys",
-        )),
-        (None, true, true) => Ok(()),
-        (None, false, _) => Err(invalid(
-            format!("{prefix}.access_key_id"),
-            "missing (or give file_profile)",
-        )),
-        (None, true, false) => Err(invalid(
-            format!("{prefix}.access_key_secret"),
-            "missing: set access_key_secret_env (or access_key_secret)",
-        )),
     }
 }
 
@@ -1011,12 +605,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert!(c.profiles["ops"]
-            .alibaba
-            .as_ref()
-            .unwrap()
-            .role_arn
-            .is_some());
+        assert!(matches!(
+            c.profiles["ops"].alibaba.as_ref().unwrap().source,
+            CredentialSource::AssumeRole(_)
+        ));
         let debug = format!("{c:?}");
         assert!(!debug.contains("Statement"), "{debug}");
         for (text, key) in [

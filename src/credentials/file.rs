@@ -2,7 +2,7 @@
 //! modification time, size and inode are polled at most once per poll interval, on the
 //! call path, so the first call after the interval already signs with the new keys.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -65,12 +65,13 @@ impl std::fmt::Debug for WatchedFile {
 }
 
 impl WatchedFile {
-    pub(crate) fn new(vendor: Vendor, path: PathBuf, section: String, poll: Duration) -> Self {
+    /// `poll`: default [`DEFAULT_POLL`].
+    pub(crate) fn new(vendor: Vendor, path: &Path, section: &str, poll: Option<Duration>) -> Self {
         Self {
             vendor,
-            path,
-            section,
-            poll,
+            path: path.to_path_buf(),
+            section: section.to_string(),
+            poll: poll.unwrap_or(DEFAULT_POLL),
             state: Mutex::new(State::default()),
         }
     }
@@ -92,6 +93,13 @@ impl WatchedFile {
                 .and_then(|c| c.ok_or_else(|| "not found".to_string()))
                 .map_err(|e| format!("{}: {e}", path.display())),
         }
+    }
+
+    /// Re-reads the file on the next `get` (the vendor rejected its credential).
+    pub(crate) fn invalidate(&self) {
+        let mut s = self.lock();
+        s.checked_at = None;
+        s.stamp = None;
     }
 
     /// The credential of the file as last read successfully, re-read when it changed.
@@ -172,12 +180,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("credentials");
         std::fs::write(&path, "[default]\nsecret_id = AKIDone\nsecret_key = k1\n").unwrap();
-        let f = WatchedFile::new(
-            Vendor::Tencent,
-            path.clone(),
-            "default".into(),
-            Duration::ZERO,
-        );
+        let f = WatchedFile::new(Vendor::Tencent, &path, "default", Some(Duration::ZERO));
         assert_eq!(f.get().unwrap().access_key_id.expose(), "AKIDone");
         std::fs::write(
             &path,
@@ -194,12 +197,8 @@ mod tests {
         );
         std::fs::remove_file(&path).unwrap();
         assert_eq!(f.get().unwrap().access_key_id.expose(), "AKIDtwo");
-        let missing = WatchedFile::new(
-            Vendor::Alibaba,
-            dir.path().join("nope.ini"),
-            "default".into(),
-            Duration::ZERO,
-        );
+        let nope = dir.path().join("nope.ini");
+        let missing = WatchedFile::new(Vendor::Alibaba, &nope, "default", Some(Duration::ZERO));
         assert!(missing.get().unwrap_err().contains("nope.ini"));
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::refresh::{Fetched, Source};
-use super::sts::{parse_expiration, tencent_expiration};
+use super::sts::MAX_REPLY_BYTES;
 use crate::catalog::Vendor;
 
 /// Default Alibaba ECS metadata endpoint.
@@ -22,14 +22,36 @@ const ECS_TOKEN_TTL_SECONDS: u32 = 300;
 
 /// An instance-role source.
 pub(crate) struct MetadataSource {
-    pub vendor: Vendor,
-    pub endpoint: Url,
-    pub role: String,
+    vendor: Vendor,
+    endpoint: Url,
+    role: String,
     /// A client without proxies (the metadata service is link-local).
-    pub client: reqwest::Client,
+    client: reqwest::Client,
 }
 
 impl MetadataSource {
+    /// A source for `role` at `endpoint` (default: the vendor's metadata service).
+    pub(crate) fn new(
+        vendor: Vendor,
+        endpoint: &Option<Url>,
+        role: &str,
+        client: reqwest::Client,
+    ) -> Self {
+        let default = match vendor {
+            Vendor::Tencent => TENCENT_METADATA_ENDPOINT,
+            _ => ALIBABA_METADATA_ENDPOINT,
+        };
+        let endpoint = endpoint
+            .clone()
+            .unwrap_or_else(|| Url::parse(default).expect("a valid default URL"));
+        Self {
+            vendor,
+            endpoint,
+            role: role.to_string(),
+            client,
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.endpoint.as_str().trim_end_matches('/'))
     }
@@ -43,7 +65,7 @@ impl MetadataSource {
             .await
             .map_err(|e| format!("metadata token: {}", crate::transport::describe_error(e)))?;
         let status = resp.status().as_u16();
-        let body = crate::transport::read_limited(resp, super::sts::MAX_CREDENTIAL_REPLY_BYTES)
+        let body = crate::transport::read_limited(resp, MAX_REPLY_BYTES)
             .await
             .ok()
             .flatten()
@@ -90,14 +112,11 @@ impl Source for MetadataSource {
                 .await
                 .map_err(|e| format!("metadata: {}", crate::transport::describe_error(e)))?;
             let status = resp.status().as_u16();
-            let body = crate::transport::read_limited(resp, super::sts::MAX_CREDENTIAL_REPLY_BYTES)
+            let body = crate::transport::read_limited(resp, MAX_REPLY_BYTES)
                 .await
                 .map_err(|e| format!("metadata {path}: {}", crate::transport::describe_error(e)))?
                 .ok_or_else(|| {
-                    format!(
-                        "metadata {path}: reply larger than {} bytes",
-                        super::sts::MAX_CREDENTIAL_REPLY_BYTES
-                    )
+                    format!("metadata {path}: reply larger than {MAX_REPLY_BYTES} bytes")
                 })?;
             if status != 200 {
                 return Err(format!("metadata {path}: HTTP {status}"));
@@ -110,37 +129,15 @@ impl Source for MetadataSource {
 fn parse(vendor: Vendor, body: &[u8]) -> Result<Fetched, String> {
     let v: Value =
         serde_json::from_slice(body).map_err(|_| "metadata reply is not JSON".to_string())?;
-    let s = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    if s("Code") != "Success" {
-        return Err(format!("metadata reply Code is {:?}", s("Code")));
+    match v.get("Code").and_then(Value::as_str) {
+        Some("Success") => {
+            Fetched::temporary(vendor, &v, &v, "instance metadata", "metadata reply")
+        }
+        code => Err(format!(
+            "metadata reply Code is {:?}",
+            code.unwrap_or_default()
+        )),
     }
-    let (id, secret, token, expires_at) = match vendor {
-        Vendor::Tencent => (
-            s("TmpSecretId"),
-            s("TmpSecretKey"),
-            s("Token"),
-            tencent_expiration(&v),
-        ),
-        _ => (
-            s("AccessKeyId"),
-            s("AccessKeySecret"),
-            s("SecurityToken"),
-            parse_expiration(&s("Expiration")),
-        ),
-    };
-    let expires_at = expires_at.ok_or("metadata reply has no valid expiration")?;
-    Fetched::temporary(
-        (id, secret, token),
-        "instance metadata",
-        expires_at,
-        "metadata reply",
-        "token",
-    )
 }
 
 #[cfg(test)]

@@ -16,47 +16,22 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::catalog::Vendor;
-use crate::config::{Config, KeySection};
+use crate::catalog::{vendor_name, Vendor};
+use crate::config::{Config, CredentialSource, KeyValue, RoleBase, StaticKeys, VendorCredential};
 use crate::error::GatewayError;
 
+pub use crate::config::DEFAULT_PROFILE;
+pub use crate::secret::Secret;
 pub use alibaba::alibaba_default_chain;
 pub use metadata::{
     ALIBABA_METADATA_ENDPOINT, ECS_TOKEN_HEADER, ECS_TOKEN_TTL_HEADER, TENCENT_METADATA_ENDPOINT,
 };
 pub use refresh::RefreshSettings;
-pub use sts::{
-    ALIBABA_STS_ENDPOINT, ALIBABA_STS_VERSION, TENCENT_STS_ENDPOINT, TENCENT_STS_VERSION,
-};
+pub use sts::{ALIBABA_STS_ENDPOINT, TENCENT_STS_ENDPOINT};
 pub use tencent::tencent_default_chain;
 
 use file::WatchedFile;
 use refresh::Refresher;
-
-/// The profile used when a call names none.
-pub const DEFAULT_PROFILE: &str = "default";
-
-/// A secret string: `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for signing only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// One usable credential.
 #[derive(Clone)]
@@ -112,9 +87,9 @@ impl Credential {
             check("security token", t)?;
         }
         Ok(Self {
-            access_key_id: Secret(access_key_id),
-            secret: Secret(secret),
-            token: token.map(Secret),
+            access_key_id: Secret::new(access_key_id),
+            secret: Secret::new(secret),
+            token: token.map(Secret::new),
             source: source.into(),
         })
     }
@@ -158,6 +133,17 @@ impl Slot {
         })
     }
 
+    /// Drops `used` if it is still the current credential, so the next `get`
+    /// fetches a fresh one; false when the source cannot refresh (fixed keys).
+    fn renew(&self, used: &Arc<Credential>) -> bool {
+        match self {
+            Slot::Fixed(_) => return false,
+            Slot::Refreshing(r) => r.invalidate(used),
+            Slot::File(f) => f.invalidate(),
+        }
+        true
+    }
+
     /// The source and its state, without secrets.
     fn describe(&self) -> String {
         match self {
@@ -175,6 +161,15 @@ struct ProfileCredentials {
     tencent: Arc<Slot>,
 }
 
+impl ProfileCredentials {
+    fn slot(&self, vendor: Vendor) -> &Slot {
+        match vendor {
+            Vendor::Tencent => &self.tencent,
+            _ => &self.alibaba,
+        }
+    }
+}
+
 /// Credentials of every profile: fixed ones resolved at start-up, expiring ones
 /// refreshed ahead of expiry, watched files re-read when they change.
 #[derive(Debug)]
@@ -187,15 +182,16 @@ struct Builder<'a> {
     config: &'a Config,
     env: EnvLookup<'a>,
     home: Option<&'a std::path::Path>,
-    http: Result<reqwest::Client, String>,
+    /// Built when the first role needs it.
+    sts: Option<Result<sts::StsClient, String>>,
     metadata_http: Result<reqwest::Client, String>,
     built: HashMap<(String, &'static str), Arc<Slot>>,
 }
 
-fn vendor_name(vendor: Vendor) -> &'static str {
-    match vendor {
-        Vendor::Tencent => "tencent",
-        _ => "alibaba",
+fn refreshing<S: refresh::Source + 'static>(s: RefreshSettings, source: Result<S, String>) -> Slot {
+    match source {
+        Ok(source) => Slot::Refreshing(Arc::new(Refresher::new(Box::new(source), s))),
+        Err(e) => Slot::Fixed(Err(e)),
     }
 }
 
@@ -207,141 +203,75 @@ fn vendor_title(vendor: Vendor) -> &'static str {
 }
 
 impl Builder<'_> {
-    fn slot(&mut self, profile: &str, vendor: Vendor, depth: usize) -> Arc<Slot> {
+    /// The slot of a profile; config validation refused `source_profile` loops.
+    fn slot(&mut self, profile: &str, vendor: Vendor) -> Arc<Slot> {
         let key = (profile.to_string(), vendor_name(vendor));
         if let Some(s) = self.built.get(&key) {
             return s.clone();
         }
-        let section = self.config.profiles.get(profile);
-        let keys = section.and_then(|p| match vendor {
-            Vendor::Tencent => p.tencent.as_ref(),
-            _ => p.alibaba.as_ref(),
-        });
-        let slot = match (section, keys) {
-            (None, _) if profile == DEFAULT_PROFILE => Slot::Fixed(match vendor {
+        let config = self.config;
+        let slot = match config.profiles.get(profile).map(|p| p.vendor(vendor)) {
+            None if profile == DEFAULT_PROFILE => Slot::Fixed(match vendor {
                 Vendor::Tencent => tencent_default_chain(self.env, self.home).map(Arc::new),
                 _ => alibaba_default_chain(self.env, self.home).map(Arc::new),
             }),
-            (None, _) => Slot::Fixed(Err(format!("no profile named {profile:?}"))),
-            (Some(_), None) => Slot::Fixed(Err(format!(
+            None => Slot::Fixed(Err(format!("no profile named {profile:?}"))),
+            Some(None) => Slot::Fixed(Err(format!(
                 "the profile declares no {} credentials",
                 vendor_title(vendor)
             ))),
-            // Config validation refuses cycles; this only guards against a stack overflow.
-            (Some(_), Some(_)) if depth > 16 => {
-                Slot::Fixed(Err("source_profile chain is too long".into()))
-            }
-            (Some(_), Some(keys)) => self.source_of(profile, vendor, keys, depth),
+            Some(Some(c)) => self.source_of(profile, vendor, c),
         };
         let slot = Arc::new(slot);
         self.built.insert(key, slot.clone());
         slot
     }
 
-    fn source_of(
-        &mut self,
-        profile: &str,
-        vendor: Vendor,
-        keys: &KeySection,
-        depth: usize,
-    ) -> Slot {
+    fn source_of(&mut self, profile: &str, vendor: Vendor, c: &VendorCredential) -> Slot {
+        let default = RefreshSettings::default();
         let settings = RefreshSettings {
-            margin: keys
-                .refresh_margin_s
-                .map(Duration::from_secs)
-                .unwrap_or(RefreshSettings::default().margin),
-            ..RefreshSettings::default()
+            margin: c.refresh_margin.unwrap_or(default.margin),
+            ..default
         };
-        if let Some(role) = &keys.instance_role {
-            let client = match &self.metadata_http {
-                Ok(c) => c.clone(),
-                Err(e) => return Slot::Fixed(Err(e.clone())),
-            };
-            let default = match vendor {
-                Vendor::Tencent => metadata::TENCENT_METADATA_ENDPOINT,
-                _ => metadata::ALIBABA_METADATA_ENDPOINT,
-            };
-            let endpoint =
-                match url::Url::parse(keys.metadata_endpoint.as_deref().unwrap_or(default)) {
-                    Ok(u) => u,
-                    Err(e) => return Slot::Fixed(Err(format!("metadata_endpoint: {e}"))),
-                };
-            let source = metadata::MetadataSource {
-                vendor,
-                endpoint,
-                role: role.clone(),
-                client,
-            };
-            return Slot::Refreshing(Arc::new(Refresher::new(Box::new(source), settings)));
-        }
-        if let Some(path) = &keys.credentials_file {
-            let poll = keys
-                .poll_interval_ms
-                .map(Duration::from_millis)
-                .unwrap_or(file::DEFAULT_POLL);
-            let section = keys
-                .file_profile
-                .clone()
-                .unwrap_or_else(|| "default".into());
-            return Slot::File(WatchedFile::new(vendor, path.into(), section, poll));
-        }
-        if let Some(role_arn) = &keys.role_arn {
-            let client = match &self.http {
-                Ok(c) => c.clone(),
-                Err(e) => return Slot::Fixed(Err(e.clone())),
-            };
-            let (base, base_name) = match &keys.source_profile {
-                Some(p) => (self.slot(p, vendor, depth + 1), format!("profile {p}")),
-                None => (
-                    Arc::new(Slot::Fixed(static_keys(keys, self.env))),
-                    "keys in the config".to_string(),
-                ),
-            };
-            let default = match vendor {
-                Vendor::Tencent => sts::TENCENT_STS_ENDPOINT,
-                _ => sts::ALIBABA_STS_ENDPOINT,
-            };
-            let endpoint = match url::Url::parse(keys.sts_endpoint.as_deref().unwrap_or(default)) {
-                Ok(u) => u,
-                Err(e) => return Slot::Fixed(Err(format!("sts_endpoint: {e}"))),
-            };
-            let request = sts::AssumeRole {
-                vendor,
-                endpoint,
-                region: keys
-                    .sts_region
-                    .clone()
-                    .unwrap_or_else(|| sts::TENCENT_STS_REGION.into()),
-                role_arn: role_arn.clone(),
-                session_name: keys
-                    .role_session_name
-                    .clone()
-                    .unwrap_or_else(|| format!("cloudgate-{profile}")),
-                duration_seconds: keys
-                    .duration_seconds
-                    .unwrap_or(sts::DEFAULT_DURATION_SECONDS),
-                policy: keys.policy.clone(),
-                external_id: keys.external_id.clone(),
-                alibaba_signature: self.config.alibaba_signature,
-            };
-            let source = sts::StsSource {
-                request,
-                base,
-                base_name,
-                client,
-            };
-            return Slot::Refreshing(Arc::new(Refresher::new(Box::new(source), settings)));
-        }
-        if let Some(p) = &keys.file_profile {
-            return Slot::Fixed(
+        use CredentialSource as S;
+        match &c.source {
+            S::Keys(keys) => Slot::Fixed(static_keys(keys, self.env)),
+            S::VendorProfile(p) => Slot::Fixed(
                 match vendor {
                     Vendor::Tencent => tencent::from_files(self.env, self.home, Some(p)),
                     _ => alibaba::from_files(self.env, self.home, Some(p)),
                 }
                 .map(Arc::new),
-            );
+            ),
+            S::WatchedFile {
+                path,
+                section,
+                poll,
+            } => Slot::File(WatchedFile::new(vendor, path, section, *poll)),
+            S::InstanceRole {
+                role,
+                metadata_endpoint: at,
+            } => {
+                let client = self.metadata_http.clone();
+                let source = client.map(|c| metadata::MetadataSource::new(vendor, at, role, c));
+                refreshing(settings, source)
+            }
+            S::AssumeRole(role) => {
+                let (base, base_name) = match &role.base {
+                    RoleBase::Profile(p) => (self.slot(p, vendor), format!("profile {p}")),
+                    RoleBase::Keys(keys) => (
+                        Arc::new(Slot::Fixed(static_keys(keys, self.env))),
+                        "keys in the config".to_string(),
+                    ),
+                };
+                let config = self.config;
+                let sts = self.sts.get_or_insert_with(|| sts::StsClient::new(config));
+                let source = sts.clone().and_then(|sts| {
+                    sts::StsSource::new(sts, vendor, profile, role, base, base_name)
+                });
+                refreshing(settings, source)
+            }
         }
-        Slot::Fixed(static_keys(keys, self.env))
     }
 }
 
@@ -360,8 +290,7 @@ impl CredentialStore {
             config,
             env,
             home,
-            http: crate::transport::build_client(&config.http)
-                .map_err(|e| format!("HTTP client: {e}")),
+            sts: None,
             metadata_http,
             built: HashMap::new(),
         };
@@ -372,8 +301,8 @@ impl CredentialStore {
             .cloned()
             .chain(std::iter::once(DEFAULT_PROFILE.to_string()));
         for name in names {
-            let alibaba = b.slot(&name, Vendor::Alibaba, 0);
-            let tencent = b.slot(&name, Vendor::Tencent, 0);
+            let alibaba = b.slot(&name, Vendor::Alibaba);
+            let tencent = b.slot(&name, Vendor::Tencent);
             profiles.insert(name, ProfileCredentials { alibaba, tencent });
         }
         let store = Self { profiles };
@@ -409,15 +338,11 @@ impl CredentialStore {
 
     /// A store with fixed credentials for the default profile (emulator mode, tests).
     pub fn fixed(alibaba: Credential, tencent: Credential) -> Self {
-        let mut profiles = HashMap::new();
-        profiles.insert(
-            DEFAULT_PROFILE.to_string(),
-            ProfileCredentials {
-                alibaba: Arc::new(Slot::Fixed(Ok(Arc::new(alibaba)))),
-                tencent: Arc::new(Slot::Fixed(Ok(Arc::new(tencent)))),
-            },
-        );
-        Self { profiles }
+        let mut store = Self {
+            profiles: HashMap::new(),
+        };
+        store.insert(DEFAULT_PROFILE, Some(alibaba), Some(tencent));
+        store
     }
 
     /// Adds or replaces a profile with fixed credentials.
@@ -458,17 +383,22 @@ impl CredentialStore {
             .profiles
             .get(profile)
             .ok_or_else(|| GatewayError::UnknownProfile(profile.to_string()))?;
-        let slot = match vendor {
-            Vendor::Tencent => &p.tencent,
-            _ => &p.alibaba,
-        };
-        slot.get()
+        p.slot(vendor)
+            .get()
             .await
             .map_err(|cause| GatewayError::CredentialsUnavailable {
                 profile: profile.to_string(),
                 vendor: vendor_name(vendor),
                 cause,
             })
+    }
+
+    /// After the vendor rejected `used` as expired (or its clock as skewed): drops it
+    /// so the next [`Self::get`] fetches a fresh one. False when the profile's source
+    /// cannot refresh (fixed keys): a retry would sign with the same credential.
+    pub fn renew(&self, profile: &str, vendor: Vendor, used: &Arc<Credential>) -> bool {
+        let p = self.profiles.get(profile);
+        p.is_some_and(|p| p.slot(vendor).renew(used))
     }
 
     /// Per profile and vendor: the source in use, the key (masked) and when it
@@ -485,26 +415,23 @@ impl CredentialStore {
     }
 }
 
-fn value(
-    literal: &Option<String>,
-    env_name: &Option<String>,
-    env: EnvLookup,
-) -> Result<Option<String>, String> {
-    match (literal, env_name) {
-        (Some(v), _) => Ok(Some(v.clone())),
-        (None, Some(name)) => env(name)
-            .map(Some)
-            .ok_or_else(|| format!("environment variable {name} is not set")),
-        (None, None) => Ok(None),
+fn value(v: &KeyValue, env: EnvLookup) -> Result<String, String> {
+    match v {
+        KeyValue::Literal(s) => Ok(s.expose().to_string()),
+        KeyValue::Env(name) => {
+            env(name).ok_or_else(|| format!("environment variable {name} is not set"))
+        }
     }
 }
 
-fn static_keys(keys: &KeySection, env: EnvLookup) -> Resolved {
-    let id = value(&keys.access_key_id, &keys.access_key_id_env, env)?
-        .ok_or("access_key_id is missing")?;
-    let secret = value(&keys.access_key_secret, &keys.access_key_secret_env, env)?
-        .ok_or("access_key_secret is missing")?;
-    let token = value(&keys.security_token, &keys.security_token_env, env)?;
+fn static_keys(keys: &StaticKeys, env: EnvLookup) -> Resolved {
+    let id = value(&keys.access_key_id, env)?;
+    let secret = value(&keys.access_key_secret, env)?;
+    let token = keys
+        .security_token
+        .as_ref()
+        .map(|t| value(t, env))
+        .transpose()?;
     Credential::new(id, secret, token, "config").map(Arc::new)
 }
 

@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
+use serde_json::Value;
+
 use super::{mask, Credential};
+use crate::catalog::Vendor;
 
 /// What a source fetched: the credential and when it expires (`None`: never).
 #[derive(Debug)]
@@ -23,27 +26,54 @@ pub(crate) struct Fetched {
 }
 
 impl Fetched {
-    /// A temporary credential from a vendor reply (STS or instance metadata):
-    /// the keys must be valid and the token present. `reply` and `token_name`
-    /// name them in errors.
+    /// A temporary credential (STS or instance metadata) in the vendor's names:
+    /// Alibaba `AccessKeyId`, `AccessKeySecret`, `SecurityToken`, `Expiration`;
+    /// Tencent `TmpSecretId`, `TmpSecretKey`, `Token` in `keys` and `ExpiredTime`
+    /// (else `Expiration`) in `expiry`. `reply` names the reply in errors.
     pub fn temporary(
-        keys: (String, String, String),
+        vendor: Vendor,
+        keys: &Value,
+        expiry: &Value,
         source: &str,
-        expires_at: DateTime<Utc>,
         reply: &str,
-        token_name: &str,
     ) -> Result<Self, String> {
-        let (id, secret, token) = keys;
+        let s = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let names = match vendor {
+            Vendor::Tencent => ["TmpSecretId", "TmpSecretKey", "Token"],
+            _ => ["AccessKeyId", "AccessKeySecret", "SecurityToken"],
+        };
+        let [id, secret, token] = names.map(|n| s(keys, n));
+        let expires_at = expiry
+            .get("ExpiredTime")
+            .and_then(Value::as_i64)
+            .and_then(|t| DateTime::from_timestamp(t, 0))
+            .or_else(|| parse_expiration(&s(expiry, "Expiration")))
+            .ok_or_else(|| format!("{reply} has no valid expiration"))?;
         let credential = Credential::new(id, secret, Some(token), source)
             .map_err(|e| format!("{reply}: {e}"))?;
         if credential.token.is_none() {
-            return Err(format!("{reply} has no {token_name}"));
+            return Err(format!("{reply} has no {}", names[2]));
         }
         Ok(Self {
             credential,
             expires_at: Some(expires_at),
         })
     }
+}
+
+/// Parses an expiration (`2015-04-09T11:52:19Z`, or any RFC 3339).
+pub(crate) fn parse_expiration(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%SZ") {
+        return Some(t.and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A source of expiring credentials (STS, instance metadata).
@@ -210,6 +240,16 @@ impl Refresher {
             Check::Missing => {}
         }
         self.refresh().await
+    }
+
+    /// Forgets `used` if it is still current (the vendor rejected it): the next
+    /// `get` fetches at once, once however many calls saw the rejection.
+    pub(crate) fn invalidate(&self, used: &Arc<Credential>) {
+        let mut s = self.lock();
+        if matches!(&s.current, Some(c) if Arc::ptr_eq(&c.credential, used)) {
+            s.current = None;
+            s.retry_at = None;
+        }
     }
 
     /// Starts a refresh unless one is running (single flight).
@@ -412,6 +452,23 @@ mod tests {
         let c = r.get().await.unwrap();
         assert_ne!(c.access_key_id.expose(), first.access_key_id.expose());
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn temporary_credentials_in_both_vendors_names() {
+        let ali = serde_json::json!({"AccessKeyId":"STS.abc","AccessKeySecret":"s","SecurityToken":"t","Expiration":"2099-04-09T11:52:19Z"});
+        let f = Fetched::temporary(Vendor::Alibaba, &ali, &ali, "STS", "STS reply").unwrap();
+        assert_eq!(f.credential.access_key_id.expose(), "STS.abc");
+        assert_eq!(f.expires_at, parse_expiration("2099-04-09T11:52:19+00:00"));
+        let mut no_token = ali.clone();
+        no_token["SecurityToken"] = "".into();
+        let e = Fetched::temporary(Vendor::Alibaba, &no_token, &ali, "STS", "STS reply");
+        assert!(e.unwrap_err().contains("SecurityToken"));
+        let tc = serde_json::json!({"Credentials":{"Token":"t","TmpSecretId":"AKIDtmp","TmpSecretKey":"k"},"ExpiredTime":4079339539_i64});
+        let f = Fetched::temporary(Vendor::Tencent, &tc["Credentials"], &tc, "STS", "STS reply");
+        assert_eq!(f.unwrap().credential.token.unwrap().expose(), "t");
+        let e = Fetched::temporary(Vendor::Tencent, &tc["Credentials"], &tc["x"], "STS", "STS");
+        assert!(e.unwrap_err().contains("expiration"));
     }
 
     #[test]

@@ -57,7 +57,8 @@
 //!
 //! # Temporary credentials
 //!
-//! - STS `AssumeRole` on the vendor endpoint, authenticated like any call: Alibaba (RPC v1
+//! - STS `AssumeRole` on the vendor endpoint, authenticated, resolved and validated through
+//!   the catalog (Alibaba Sts / Tencent sts operations) like any call: Alibaba (RPC v1
 //!   or ACS3, `Version=2015-04-01`; `RoleArn`, `RoleSessionName` required,
 //!   `DurationSeconds`, `Policy`, `ExternalId` accepted) answers
 //!   `{"RequestId","AssumedRoleUser":{"Arn","AssumedRoleId","RoleName"},"Credentials":{"AccessKeyId":"STS.…","AccessKeySecret","SecurityToken","Expiration":"2025-01-15T08:30:45Z"}}`;

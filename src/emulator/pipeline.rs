@@ -165,15 +165,10 @@ async fn run(
     };
     emu.state.note_verified(bucket, clock.mono);
 
-    let op = if is_sts {
-        None
-    } else {
-        let op = resolve(&emu.catalog, vendor, req, env)?;
-        env.op = Some(op.clone());
-        Some(op)
-    };
-    let action = op.as_ref().map_or(sts::ACTION, |op| op.action());
-    let product = op.as_ref().map_or("", |op| op.product());
+    // STS `AssumeRole` is a catalog operation like any other; only its answer differs.
+    let op = resolve(&emu.catalog, vendor, req, env)?;
+    env.op = Some(op.clone());
+    let (action, product) = (op.action(), op.product());
     if let Some(kind) = emu.faults.take(product, action) {
         tracing::info!(action, ?kind, "injecting fault");
         match kind {
@@ -193,9 +188,6 @@ async fn run(
             FaultKind::Drop => return Ok(Handled::Drop),
         }
     }
-    let Some(op) = op else {
-        return sts::assume_role(&emu.issued, vendor, env).map(Handled::Reply);
-    };
     if let Some(limit) = limit_for(op.rule.documented_qps) {
         let key_id = env.key_id.as_deref().unwrap_or_default();
         if !emu.state.admit(op.action(), key_id, limit, Instant::now()) {
@@ -203,6 +195,9 @@ async fn run(
         }
     }
     validate::check(&emu.catalog, &op, &env.params, env.region.as_deref())?;
+    if is_sts && product.eq_ignore_ascii_case("sts") {
+        return sts::assume_role(&emu.issued, vendor, env).map(Handled::Reply);
+    }
     Ok(Handled::Success(op))
 }
 

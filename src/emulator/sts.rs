@@ -244,7 +244,7 @@ impl Issued {
     }
 }
 
-/// Whether a verified call is an STS call (no catalog operation is named `AssumeRole`).
+/// Whether a verified call is STS `AssumeRole` (answered with an issued credential).
 pub(crate) fn is_sts(action: &str) -> bool {
     action == ACTION
 }

@@ -55,6 +55,7 @@ pub struct Forwarder {
     client: reqwest::Client,
     catalog: Arc<Catalog>,
     default_timeout: Duration,
+    max_reply_bytes: usize,
 }
 
 impl Forwarder {
@@ -64,7 +65,14 @@ impl Forwarder {
             client,
             catalog,
             default_timeout,
+            max_reply_bytes: MAX_REPLY_BYTES,
         }
+    }
+
+    /// Reads replies up to `max` bytes instead of [`MAX_REPLY_BYTES`] (credential replies).
+    pub fn with_reply_limit(mut self, max: usize) -> Self {
+        self.max_reply_bytes = max;
+        self
     }
 
     async fn send(self, call: VendorCall) -> Result<VendorReply, GatewayError> {
@@ -101,14 +109,14 @@ impl Forwarder {
             .map_err(|e| self.transport_error(&call, e, mutating))?;
         let status = response.status().as_u16();
         let headers = std::mem::take(response.headers_mut());
-        let body = crate::transport::read_limited(response, MAX_REPLY_BYTES)
+        let body = crate::transport::read_limited(response, self.max_reply_bytes)
             .await
             .map_err(|e| self.transport_error(&call, e, mutating))?;
         let body = body.ok_or_else(|| GatewayError::BadVendorResponse {
             host: call.target.host.clone(),
             http_status: status,
             request_id: String::new(),
-            reason: format!("reply larger than {MAX_REPLY_BYTES} bytes"),
+            reason: format!("reply larger than {} bytes", self.max_reply_bytes),
             outcome: mutating.then_some(Outcome::Unknown),
         })?;
         vendors::interpret(
