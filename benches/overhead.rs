@@ -4,6 +4,10 @@
 //! - throughput at saturation with limits lifted;
 //! - cost of a call refused by the limiter, end to end;
 //! - memory (RSS) with 10,000 calls waiting in the limiter.
+//!
+//! `CLOUDGATE_BENCH_PROTO_DIR=DIR` loads that directory on top of the embedded
+//! operations (as `--proto-dir` does), to show the per-call cost does not
+//! depend on how many operations are loaded.
 
 mod common;
 use common::rss_kib;
@@ -56,7 +60,19 @@ async fn start_gateway(
 
 #[tokio::main]
 async fn main() {
-    let catalog = Arc::new(Catalog::load().unwrap());
+    let dirs: Vec<std::path::PathBuf> = std::env::var_os("CLOUDGATE_BENCH_PROTO_DIR")
+        .map(|d| vec![d.into()])
+        .unwrap_or_default();
+    let catalog = Arc::new(Catalog::load_with_dirs(&dirs).unwrap());
+    println!(
+        "operations loaded: {} ({} from CLOUDGATE_BENCH_PROTO_DIR)",
+        catalog.operations().len(),
+        catalog
+            .operations()
+            .iter()
+            .filter(|op| !op.service.embedded)
+            .count()
+    );
     let emu_config = EmulatorConfig::random();
     let key = |v: Vendor| {
         let k = emu_config.keys.iter().find(|k| k.vendor == v).unwrap();
