@@ -96,9 +96,9 @@ fn start_redis() -> Option<(Child, u16)> {
 async fn main() {
     let catalog = Catalog::load().unwrap();
     let c = call(&catalog);
-    let admit_all = "[ratelimit]\nsafety_margin = 0.0\n[ratelimit.operations.UpdateUserStatus]\nqps = 100000\nburst = 4000000000\n";
+    let admit_all = "[ratelimit]\nsafety_margin = 0.0\n[ratelimit.operations.\"CloudSSO.UpdateUserStatus\"]\nqps = 100000\nburst = 4000000000\n";
     let refuse_all =
-        "[ratelimit]\nmax_wait_ms = 0\n[ratelimit.operations.UpdateUserStatus]\nqps = 0.001\n";
+        "[ratelimit]\nmax_wait_ms = 0\n[ratelimit.operations.\"CloudSSO.UpdateUserStatus\"]\nqps = 0.001\n";
     println!(
         "limiter cost (single task, {} build)",
         if cfg!(debug_assertions) {

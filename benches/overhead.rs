@@ -83,7 +83,7 @@ async fn main() {
         .await
         .unwrap();
     let base = emu.base_url();
-    let lifted = "[ratelimit.operations.UpdateUserStatus]\nqps = 100000\nburst = 100000\n[ratelimit]\nmax_wait_ms = 0\n";
+    let lifted = "[ratelimit.operations.\"CloudSSO.UpdateUserStatus\"]\nqps = 100000\nburst = 100000\n[ratelimit]\nmax_wait_ms = 0\n";
     let channel = start_gateway(catalog.clone(), &base, (ali.clone(), tc.clone()), lifted).await;
     println!(
         "gateway overhead ({} build, {N} sequential calls each, UpdateUserStatus, ACS3)",
@@ -279,7 +279,7 @@ async fn main() {
 
     // Memory with 10,000 calls waiting in the limiter.
     let config = Config::from_toml(
-        "[ratelimit]\nmax_wait_ms = 3600000\nmax_waiting = 20000\n[ratelimit.operations.UpdateUserStatus]\nqps = 5\n",
+        "[ratelimit]\nmax_wait_ms = 3600000\nmax_waiting = 20000\n[ratelimit.operations.\"CloudSSO.UpdateUserStatus\"]\nqps = 5\n",
         "bench",
         &catalog,
     )
