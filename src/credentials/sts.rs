@@ -94,11 +94,14 @@ impl StsSource {
         base: Arc<Slot>,
         base_name: String,
     ) -> Result<Self, String> {
-        let found = sts.catalog.by_action(vendor, "AssumeRole");
-        let mut op = Operation::clone(found.ok_or("the catalog has no STS AssumeRole")?);
-        // It changes nothing the caller owns and may be repeated.
-        op.rule.mutating = false;
-        op.rule.safe_to_retry = true;
+        // Alibaba Sts 2015-04-01 / Tencent sts 2018-08-13: read-only and safe
+        // to retry in the catalog (Tencent's by a protogen.toml override).
+        let op = sts
+            .catalog
+            .with_action(vendor, "AssumeRole")
+            .find(|op| op.product().eq_ignore_ascii_case("sts"))
+            .cloned()
+            .ok_or("the catalog has no STS AssumeRole")?;
         let session = role.session_name.clone();
         let mut request = json!({
             "RoleArn": role.role_arn,
@@ -136,7 +139,7 @@ impl StsSource {
         let signer = Signer::for_vendor(vendor, sts.alibaba_signature);
         Ok(Self {
             sts,
-            op: Arc::new(op),
+            op,
             params: Arc::new(params),
             target: Arc::new(Target::new(endpoint, region, signer)),
             profile: profile.into(),
