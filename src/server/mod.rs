@@ -143,6 +143,7 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .add_routes(routes);
     let incoming = limited_incoming(listener, limits.max_connections, limits.handshake_timeout);
+    let stop_accepting = stop_rx.clone();
     let stopped = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
     };
@@ -151,7 +152,7 @@ pub async fn serve(
     > = match acceptor {
         // A stalled TLS handshake must not hold a connection slot either.
         Some(acceptor) => Box::pin(router.serve_with_incoming_shutdown(
-            tls::incoming(incoming, acceptor, limits.handshake_timeout),
+            tls::incoming(incoming, acceptor, limits.handshake_timeout, stop_accepting),
             stopped,
         )),
         None => Box::pin(router.serve_with_incoming_shutdown(incoming, stopped)),

@@ -99,11 +99,14 @@ pub(super) fn acceptor(
 
 /// The TLS connections of `tcp`: each handshake runs in its own task and
 /// must finish within `handshake_timeout`, or the connection (and its slot)
-/// is dropped. Accept errors pass through as they are.
+/// is dropped. Accept errors pass through as they are. Once `stop` turns
+/// true (shutdown) or the server drops the stream, no connection is accepted
+/// and the listener closes.
 pub(super) fn incoming<S>(
     tcp: S,
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> impl Stream<Item = io::Result<TlsStream<LimitedConn>>>
 where
     S: Stream<Item = io::Result<LimitedConn>> + Send + 'static,
@@ -112,9 +115,10 @@ where
     tokio::spawn(async move {
         let mut tcp = std::pin::pin!(tcp);
         loop {
-            // Stop accepting once the server has stopped taking connections.
+            // Stop accepting once the server stops taking connections.
             let next = tokio::select! {
                 () = tx.closed() => return,
+                _ = stop.wait_for(|stop| *stop) => return,
                 next = tcp.next() => next,
             };
             let conn = match next {
