@@ -587,6 +587,8 @@ async fn http1_over_tls_gets_the_same_caller_rules() {
         .await
         .unwrap();
     assert_eq!(got, (http1, 200, "ok".into()));
+    // gRPC-Web over HTTP/1.1 too.
+    assert_eq!(web_call(&billing, &h, DESCRIBE_PATH).await, "0");
     // The same caller's rules apply: a method outside them is refused.
     let got = connect_http1(
         &billing,
@@ -613,7 +615,7 @@ async fn http1_over_tls_gets_the_same_caller_rules() {
     h.sddp().describe_user_status(describe()).await.unwrap();
     assert_eq!(
         h.emulator.calls().len(),
-        3,
+        4,
         "refused calls reached the vendor"
     );
     h.stop().await;
