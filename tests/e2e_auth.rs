@@ -538,3 +538,154 @@ async fn connect_and_grpc_web_over_mtls_get_the_same_rules() {
     );
     h.stop().await;
 }
+
+/// An HTTPS client that offers only HTTP/1.1 in ALPN (`curl --http1.1`).
+fn https_http1(pki: &Pki, identity: Option<&Pem>) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(pki.ca.cert.as_bytes()).unwrap();
+    let mut b = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .http1_only();
+    if let Some(p) = identity {
+        let pem = format!("{}\n{}", p.cert, p.key);
+        b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+    }
+    b.build().unwrap()
+}
+
+/// A Connect JSON call over HTTP/1.1; the HTTP version, status and Connect code.
+async fn connect_http1(
+    client: &reqwest::Client,
+    h: &Harness,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(reqwest::Version, u16, String), reqwest::Error> {
+    let mut req = client
+        .post(format!("https://{}{path}", h.addr))
+        .header("content-type", "application/json")
+        .body("{}");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await?;
+    let version = resp.version();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await?;
+    let code = body["code"].as_str().unwrap_or("ok").to_string();
+    Ok((version, status, code))
+}
+
+const DESCRIBE_PATH: &str = "/aliyun.sddp.v20190103.Sddp/DescribeUserStatus";
+
+#[tokio::test]
+async fn http1_over_tls_gets_the_same_caller_rules() {
+    let pki = pki();
+    let h = start(&pki, Some(&pki.billing), "").await;
+    let http1 = reqwest::Version::HTTP_11;
+    // A client certificate, HTTP/1.1 only in ALPN: served, over HTTP/1.1.
+    let billing = https_http1(&pki, Some(&pki.billing));
+    let got = connect_http1(&billing, &h, DESCRIBE_PATH, &[])
+        .await
+        .unwrap();
+    assert_eq!(got, (http1, 200, "ok".into()));
+    // gRPC-Web over HTTP/1.1 too.
+    assert_eq!(web_call(&billing, &h, DESCRIBE_PATH).await, "0");
+    // The same caller's rules apply: a method outside them is refused.
+    let got = connect_http1(
+        &billing,
+        &h,
+        "/tencentcloud.dlc.v20210125.Dlc/ModifyUserType",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, (http1, 403, "permission_denied".into()));
+    // No certificate and no token: unauthenticated.
+    let anonymous = https_http1(&pki, None);
+    let got = connect_http1(&anonymous, &h, DESCRIBE_PATH, &[])
+        .await
+        .unwrap();
+    assert_eq!(got, (http1, 401, "unauthenticated".into()));
+    // No certificate, a bearer token: the token's caller.
+    let bearer = format!("Bearer {TOKEN}");
+    let got = connect_http1(&anonymous, &h, DESCRIBE_PATH, &[("authorization", &bearer)])
+        .await
+        .unwrap();
+    assert_eq!(got, (http1, 200, "ok".into()));
+    // gRPC over TLS (ALPN h2) on the same port, as before.
+    h.sddp().describe_user_status(describe()).await.unwrap();
+    assert_eq!(
+        h.emulator.calls().len(),
+        4,
+        "refused calls reached the vendor"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn without_tokens_http1_callers_need_a_certificate_in_the_handshake() {
+    let pki = pki();
+    // mTLS only: no [auth.tokens], no token caller.
+    let config = auth_toml(&pki, "");
+    let config = config[..config.find("[auth.tokens.reporting]").unwrap()].to_string();
+    let options = Options {
+        extra_toml: config,
+        ..Default::default()
+    };
+    let h = Harness::with_tls(options, Some(client(&pki, Some(&pki.billing)))).await;
+    let billing = https_http1(&pki, Some(&pki.billing));
+    let got = connect_http1(&billing, &h, DESCRIBE_PATH, &[])
+        .await
+        .unwrap();
+    assert_eq!(got, (reqwest::Version::HTTP_11, 200, "ok".into()));
+    // Without a certificate the handshake (or, TLS 1.3, the request) fails.
+    let anonymous = https_http1(&pki, None);
+    let error = connect_http1(&anonymous, &h, DESCRIBE_PATH, &[])
+        .await
+        .unwrap_err();
+    assert!(error.is_connect() || error.is_request(), "{error:?}");
+    h.sddp().describe_user_status(describe()).await.unwrap();
+    assert_eq!(h.emulator.calls().len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_tls_handshake_is_closed_after_the_handshake_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let pki = pki();
+    let options = Options {
+        extra_toml: format!(
+            "{}\n[server]\nhandshake_timeout_ms = 300\n",
+            auth_toml(&pki, "")
+        ),
+        ..Default::default()
+    };
+    let h = Harness::with_tls(options, Some(client(&pki, Some(&pki.billing)))).await;
+    // More than the 24 bytes a plain connection must send: the start of a
+    // ClientHello record that never completes.
+    let mut stalled = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x01, 0xf4, 0x01, 0x00, 0x01, 0xf0, 0x03, 0x03,
+    ];
+    hello.extend([7u8; 40]);
+    stalled.write_all(&hello).await.unwrap();
+    let t = std::time::Instant::now();
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        stalled.read_to_end(&mut seen),
+    )
+    .await;
+    match read {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the stalled handshake was not closed: {other:?}"),
+    }
+    let waited = t.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(200),
+        "closed too early: {waited:?}"
+    );
+    // The server keeps serving.
+    h.sddp().describe_user_status(describe()).await.unwrap();
+    h.stop().await;
+}

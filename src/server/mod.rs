@@ -12,7 +12,6 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 use tonic::{Request, Status};
 
 use crate::gateway::Gateway;
@@ -21,12 +20,14 @@ mod connect;
 mod connect_error;
 mod protocols;
 mod routes;
+mod tls;
 mod web;
 
 pub use connect::{Connect, Encoding as ConnectEncoding};
 pub use connect_error::{code_name as connect_code_name, http_status as connect_http_status};
 pub use protocols::{Protocol, Protocols};
 pub use routes::Dispatch;
+pub use tls::TlsSetupError;
 
 /// A server problem at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,9 @@ pub enum ServeError {
     /// The reflection service could not be built.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The TLS settings could not be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsSetupError),
     /// The transport failed.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
@@ -103,23 +107,17 @@ pub async fn serve(
     let limits = gateway.server_settings().clone();
     let max_request = limits.max_request_bytes;
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(auth) = gateway.authorizer() {
-        if let Some(tls) = &auth.settings().tls {
-            let mut config = ServerTlsConfig::new()
-                .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
-                // A stalled TLS handshake must not hold a connection slot either.
-                .timeout(limits.handshake_timeout);
-            if let Some(ca) = &tls.client_ca_pem {
-                // With tokens configured, a caller may connect without a
-                // certificate and present its token instead.
-                config = config
-                    .client_ca_root(Certificate::from_pem(ca))
-                    .client_auth_optional(!auth.settings().tokens.is_empty());
-            }
-            builder = builder.tls_config(config)?;
-        }
-    }
+    // TLS is terminated here (not by tonic, whose ALPN offers h2 only), so
+    // HTTP/1.1 callers get the same certificate checks as HTTP/2 ones.
+    let acceptor = match gateway.authorizer() {
+        Some(auth) => match &auth.settings().tls {
+            // With tokens configured, a caller may connect without a
+            // certificate and present its token instead.
+            Some(tls) => Some(tls::acceptor(tls, !auth.settings().tokens.is_empty())?),
+            None => None,
+        },
+        None => None,
+    };
     // Health and reflection by name; every other path goes to the catalog's
     // operations in the protocol its content type names (an unknown path is
     // answered UNIMPLEMENTED there), with CORS answers when configured.
@@ -136,18 +134,29 @@ pub async fn serve(
     });
     let routes =
         tonic::service::Routes::from(routes.into_axum_router().fallback_service(vendor)).prepare();
-    let router = builder
-        // Connect and gRPC-Web callers may speak HTTP/1.1 (h2c and TLS ALPN h2 still work).
+    let router = tonic::transport::Server::builder()
+        // Connect and gRPC-Web callers may speak HTTP/1.1, with or without
+        // TLS (ALPN offers h2 and http/1.1); h2c works too.
         .accept_http1(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .add_routes(routes);
     let incoming = limited_incoming(listener, limits.max_connections, limits.handshake_timeout);
-    let server = router.serve_with_incoming_shutdown(incoming, async move {
+    let stop_accepting = stop_rx.clone();
+    let stopped = async move {
         let _ = stop_rx.wait_for(|stop| *stop).await;
-    });
-    tokio::pin!(server);
+    };
+    let mut server: std::pin::Pin<
+        Box<dyn Future<Output = Result<(), tonic::transport::Error>> + Send>,
+    > = match acceptor {
+        // A stalled TLS handshake must not hold a connection slot either.
+        Some(acceptor) => Box::pin(router.serve_with_incoming_shutdown(
+            tls::incoming(incoming, acceptor, limits.handshake_timeout, stop_accepting),
+            stopped,
+        )),
+        None => Box::pin(router.serve_with_incoming_shutdown(incoming, stopped)),
+    };
     tokio::select! {
         result = &mut server => return result.map_err(ServeError::from),
         () = shutdown => {}
