@@ -508,6 +508,28 @@ fn bad_proto_files_stop_loading_with_file_line_and_reason() {
 }
 
 #[test]
+fn messages_from_an_imported_file_are_validated_and_encoded_like_local_ones() {
+    // The request's nested type lives in a file without services, imported.
+    let common = "syntax = \"proto3\";\npackage t.common;\nimport \"cloudgate/v1/options.proto\";\nmessage Disk {\n  string size = 1 [(cloudgate.v1.field) = {name: \"Size\" required: true pattern: \"[0-9]+\"}];\n}\n";
+    let svc = format!(
+        "{HEAD}import \"common.proto\";\nservice T {{\n  option (cloudgate.v1.service) = {{vendor: VENDOR_ALIBABA product: \"T\" version: \"2020-01-01\" endpoint_key: \"t\" host_template: \"t.example.com\"}};\n  rpc Do(DoRequest) returns (DoResponse) {{ option (cloudgate.v1.method) = {{action: \"Do\"}}; }}\n}}\nmessage DoRequest {{\n  t.common.Disk disk = 1 [(cloudgate.v1.field) = {{name: \"Disk\"}}];\n}}\nmessage DoResponse {{}}\n"
+    );
+    let dir = bad_dir(&[("common.proto", common), ("t.proto", &svc)]);
+    let catalog = Catalog::load_with_dirs(&[dir.path().to_path_buf()]).unwrap();
+    let op = catalog.operation("/t.v1.T/Do").unwrap();
+    let ok = DynamicMessage::deserialize(op.input(), json!({"disk": {"size": "40"}})).unwrap();
+    match cloudgate::translate::encode_request(&catalog, op, &ok).unwrap() {
+        cloudgate::translate::WireParams::Query(q) => {
+            assert_eq!(q.query, [("Disk.Size".to_string(), "40".to_string())])
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = DynamicMessage::deserialize(op.input(), json!({"disk": {"size": "4x"}})).unwrap();
+    let violations = cloudgate::translate::encode_request(&catalog, op, &bad).unwrap_err();
+    assert_eq!(violations[0].field, "disk.size", "{violations:?}");
+}
+
+#[test]
 fn an_ambiguous_action_in_the_limits_config_names_the_candidates() {
     let catalog = catalog();
     let parse = |text: &str| {
