@@ -8,7 +8,8 @@
 # Builds the release binary. Prints protogen time, then for each case the
 # time from spawn to "cloudgate listening" and the peak RSS (VmHWM):
 #   - embedded only;
-#   - embedded + .proto text up to TOTAL_OPS operations in all;
+#   - embedded + .proto text up to TOTAL_OPS operations in all, compiled,
+#     then again with the compiled set cached;
 #   - the same files as one descriptor set (`cloudgate catalog
 #     --descriptor-set-out`), the fast way to load many;
 #   - embedded + a descriptor set of three renamed copies of every sample.
@@ -65,8 +66,8 @@ for n in range(1, 4):
 print(f"  loaded set B: 3 renamed copies of every sample, {total} operations")
 PY
 mkdir -p "$scratch/upto-set" "$scratch/three-set"
-"$bin" catalog --proto-dir "$scratch/upto" --descriptor-set-out "$scratch/upto-set/loaded.binpb" >/dev/null 2>&1
-"$bin" catalog --proto-dir "$scratch/three" --descriptor-set-out "$scratch/three-set/loaded.binpb" >/dev/null 2>&1
+CLOUDGATE_CACHE_DIR= "$bin" catalog --proto-dir "$scratch/upto" --descriptor-set-out "$scratch/upto-set/loaded.binpb" >/dev/null 2>&1
+CLOUDGATE_CACHE_DIR= "$bin" catalog --proto-dir "$scratch/three" --descriptor-set-out "$scratch/three-set/loaded.binpb" >/dev/null 2>&1
 
 measure() {
     local label="$1"; shift
@@ -93,6 +94,10 @@ measure() {
         "$label" "$(awk "BEGIN { print ($t1 - $t0) / 1e6 }")" $((hwm / 1024)) $((rss / 1024)) "$ops"
 }
 measure "embedded only"
+# The compiled-set cache (src/catalog/cache.rs) in a scratch folder: empty
+# for the first start, filled by it for the second.
+export CLOUDGATE_CACHE_DIR="$scratch/cache"
 measure "embedded + set A as .proto text" --proto-dir "$scratch/upto"
+measure "  the same again (compiled set cached)" --proto-dir "$scratch/upto"
 measure "embedded + set A as descriptor set" --proto-dir "$scratch/upto-set"
 measure "embedded + set B as descriptor set" --proto-dir "$scratch/three-set"

@@ -693,6 +693,56 @@ fn serve_emulate_serves_loaded_operations_at_once() {
     );
 }
 
+#[test]
+fn a_compiled_proto_dir_is_cached_until_a_file_changes() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for rel in [
+        "aliyun/widget/v20240101/widget.proto",
+        "tencentcloud/gadget/v20230315/gadget.proto",
+    ] {
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(proto_dir().join(rel), to).unwrap();
+    }
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cloudgate"))
+            .args([
+                "catalog",
+                "--json",
+                "--proto-dir",
+                dir.path().to_str().unwrap(),
+            ])
+            .env("CLOUDGATE_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let log = String::from_utf8(out.stderr).unwrap();
+        (log.contains("from the cache"), out.stdout)
+    };
+    let (cached, first) = run();
+    assert!(!cached, "nothing cached yet");
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
+    let (cached, second) = run();
+    assert!(cached, "the second start reads the compiled set");
+    assert_eq!(first, second, "same operations either way");
+    // An edited file compiles again (and its change is served).
+    let gadget = dir
+        .path()
+        .join("tencentcloud/gadget/v20230315/gadget.proto");
+    let text = std::fs::read_to_string(&gadget).unwrap();
+    std::fs::write(
+        &gadget,
+        text.replacen("rpc RunGadgets", "rpc RunGadgetsRenamed", 1),
+    )
+    .unwrap();
+    let (cached, third) = run();
+    assert!(!cached, "an edited file is compiled again");
+    assert!(String::from_utf8(third)
+        .unwrap()
+        .contains("RunGadgetsRenamed"));
+}
+
 #[tokio::test]
 async fn a_descriptor_set_serves_like_the_proto_text() {
     let dir = tempfile::tempdir().unwrap();

@@ -13,6 +13,7 @@ use protox::file::{
     ChainFileResolver, DescriptorSetFileResolver, GoogleFileResolver, IncludeFileResolver,
 };
 
+use super::cache;
 use super::raw::{split_set, RawFile};
 use super::CatalogError;
 
@@ -106,8 +107,35 @@ pub(super) fn load_dirs(dirs: &[PathBuf], source_info: bool) -> Result<Vec<RawFi
     Ok(loaded)
 }
 
-/// Compiles `files` (under `dir`) with their imports.
+/// Compiles `files` (under `dir`) with their imports, or reads the set a
+/// previous start compiled from the same files (`cache`).
 fn compile(dir: &Path, files: &[PathBuf], source_info: bool) -> Result<Vec<RawFile>, CatalogError> {
+    // With source info only to name a line: never cached.
+    let entry = (!source_info).then(|| cache::entry(dir, files)).flatten();
+    if let Some(bytes) = entry.as_deref().and_then(cache::read) {
+        if let Ok(loaded) = split_set(Bytes::from(bytes)) {
+            tracing::info!(
+                dir = %dir.display(),
+                files = files.len(),
+                cache = %entry.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default(),
+                "proto files loaded (compiled set from the cache)"
+            );
+            return Ok(loaded);
+        }
+    }
+    let bytes = protox_compile(dir, files, source_info)?;
+    if let Some(entry) = &entry {
+        cache::write(entry, &bytes);
+    }
+    split_set(Bytes::from(bytes))
+}
+
+/// protox over `files`, imports included: an encoded `FileDescriptorSet`.
+fn protox_compile(
+    dir: &Path,
+    files: &[PathBuf],
+    source_info: bool,
+) -> Result<Vec<u8>, CatalogError> {
     let embedded = DescriptorSetFileResolver::decode(crate::pb::FILE_DESCRIPTOR_SET)
         .map_err(|e| compile_err("embedded descriptor set", e.to_string()))?;
     let mut resolver = ChainFileResolver::new();
@@ -133,7 +161,7 @@ fn compile(dir: &Path, files: &[PathBuf], source_info: bool) -> Result<Vec<RawFi
         descriptor_bytes = bytes.len(),
         "proto files loaded"
     );
-    split_set(Bytes::from(bytes))
+    Ok(bytes)
 }
 
 /// `element (file:line)` for an element of a file, when the file carries

@@ -5,6 +5,7 @@
 //! proto method.
 
 mod build;
+mod cache;
 mod listing;
 mod load;
 mod raw;
