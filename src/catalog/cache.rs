@@ -83,7 +83,7 @@ fn prune(folder: &Path) {
         .filter(|p| p.extension().is_some_and(|x| x == "binpb"))
         .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
         .collect();
-    sets.sort_by(|a, b| b.0.cmp(&a.0));
+    sets.sort_by_key(|s| std::cmp::Reverse(s.0));
     for (_, old) in sets.into_iter().skip(KEEP) {
         let _ = std::fs::remove_file(old);
     }
