@@ -263,6 +263,16 @@ async fn serve(
         tracing::info!(%profile, vendor, credential = %what, "credentials");
     }
 
+    if !config.preload.is_empty() {
+        let started = std::time::Instant::now();
+        let built = catalog.preload(&config.preload);
+        tracing::info!(
+            products = built,
+            ms = started.elapsed().as_millis() as u64,
+            "catalog.preload: descriptors built before listening"
+        );
+    }
+
     let listen = config.listen;
     let grace = config.shutdown_grace;
     let metrics = cloudgate::metrics::install();

@@ -143,6 +143,10 @@ pub struct CatalogSection {
     /// relative to the config file.
     #[serde(default)]
     pub proto_dirs: Vec<PathBuf>,
+    /// Products whose descriptors are built before listening rather than on
+    /// their first call: endpoint keys (`sddp`, `aliyun-vpc`), or `"*"`.
+    #[serde(default)]
+    pub preload: Vec<String>,
 }
 
 /// `[admin]`.
@@ -225,6 +229,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Proto directories loaded at start-up (config and command line).
     pub proto_dirs: Vec<PathBuf>,
+    /// `[catalog] preload`: endpoint keys (or `*`) built before listening.
+    pub preload: Vec<String>,
     /// Endpoint overrides by endpoint key.
     pub endpoints: HashMap<String, Url>,
     /// Default regions by endpoint key.
@@ -362,6 +368,16 @@ impl Config {
             let url = base_url(value).map_err(|reason| invalid(k, reason))?;
             endpoints.insert(key.clone(), url);
         }
+        for (i, key) in file.catalog.preload.iter().enumerate() {
+            if key != "*" && !known.iter().any(|k| k == key) {
+                return Err(invalid(
+                    format!("catalog.preload[{i}]"),
+                    format!(
+                        "{key:?} is not \"*\" or a product's endpoint key (known: {known_list})"
+                    ),
+                ));
+            }
+        }
         let mut regions = HashMap::new();
         for (key, value) in &file.regions {
             let k = format!("regions.{key}");
@@ -449,6 +465,7 @@ impl Config {
         let audit = audit::audit(&file.audit)?;
         Ok(Self {
             proto_dirs: Vec::new(),
+            preload: file.catalog.preload.clone(),
             listen,
             endpoints,
             regions,
@@ -493,6 +510,20 @@ mod tests {
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(c.alibaba_signature, AlibabaSignature::Acs3);
         assert_eq!(c.http.request_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn preload_names_products_by_endpoint_key() {
+        let c = parse("[catalog]\npreload = [\"sddp\", \"tencentcloud-vpc\"]\n").unwrap();
+        assert_eq!(c.preload, ["sddp", "tencentcloud-vpc"]);
+        parse("[catalog]\npreload = [\"*\"]\n").unwrap();
+        let e = parse("[catalog]\npreload = [\"sddp\", \"nope\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("catalog.preload[1]") && e.contains("\"nope\""),
+            "{e}"
+        );
     }
 
     #[test]
