@@ -131,7 +131,7 @@ impl Unit {
             let runtime = self
                 .build()
                 .unwrap_or_else(|e| panic!("{}: checked when loaded, fails now: {e}", self.file));
-            tracing::debug!(
+            tracing::info!(
                 file = %self.file,
                 build_ms = started.elapsed().as_millis() as u64,
                 "descriptor pool built on first use"
