@@ -46,11 +46,6 @@ pub(super) fn entry(dir: &Path, files: &[PathBuf]) -> Option<PathBuf> {
     Some(root.join(format!("{}.binpb", hex::encode(hash.finalize()))))
 }
 
-/// The cached set, if there is one.
-pub(super) fn read(entry: &Path) -> Option<Vec<u8>> {
-    std::fs::read(entry).ok()
-}
-
 /// Keeps `bytes` under `entry` (written whole, then renamed into place), and
 /// drops the oldest sets beyond the last few. Failures only cost the next
 /// start a compile, so they are logged, not returned.

@@ -105,9 +105,13 @@ impl Service {
         &self,
         table: &'a std::collections::HashMap<String, V>,
     ) -> Option<&'a V> {
-        table
-            .get(&self.qualified_key())
-            .or_else(|| table.get(&self.rule.endpoint_key))
+        self.keys().iter().find_map(|k| table.get(k))
+    }
+
+    /// The keys config tables name this service by: the vendor-qualified
+    /// key (`aliyun-vpc`), then the product key (`vpc`).
+    pub fn keys(&self) -> [String; 2] {
+        [self.qualified_key(), self.rule.endpoint_key.clone()]
     }
 
     /// The documented host for a region (before any `[endpoints]` override).
@@ -294,8 +298,8 @@ impl Catalog {
     /// returns how many products were built.
     pub fn preload(&self, keys: &[String]) -> usize {
         let wanted = |s: &Service| {
-            keys.iter()
-                .any(|k| k == "*" || *k == s.rule.endpoint_key || *k == s.qualified_key())
+            let names = s.keys();
+            keys.iter().any(|k| k == "*" || names.contains(k))
         };
         let mut built = 0;
         for service in self.services.iter().filter(|s| wanted(s)) {
@@ -310,14 +314,11 @@ impl Catalog {
     /// Every file as an encoded `FileDescriptorSet` (for reflection), imports
     /// first.
     pub fn encoded_pool(&self) -> Vec<u8> {
-        let mut seen = std::collections::HashSet::new();
         let files = self
             .base_files
             .iter()
             .chain(&self.extra_files)
-            .chain(self.units.iter().flat_map(|u| u.files()))
-            .filter(|b| seen.insert(b.as_ptr()))
-            .cloned();
+            .chain(self.units.iter().flat_map(|u| u.files()));
         raw::encode_set(files)
     }
 
@@ -325,18 +326,12 @@ impl Catalog {
     /// `FileDescriptorSet` (what `cloudgate catalog --descriptor-set-out`
     /// writes, for a faster start than compiling `.proto` text).
     pub fn loaded_descriptor_set(&self) -> Vec<u8> {
-        let mut seen = std::collections::HashSet::new();
-        let files = self
-            .extra_files
-            .iter()
-            .chain(
-                self.units
-                    .iter()
-                    .filter(|u| self.loaded_files.contains(&u.file))
-                    .flat_map(|u| u.files()),
-            )
-            .filter(|b| seen.insert(b.as_ptr()))
-            .cloned();
+        let files = self.extra_files.iter().chain(
+            self.units
+                .iter()
+                .filter(|u| self.loaded_files.contains(&u.file))
+                .flat_map(|u| u.files()),
+        );
         raw::encode_set(files)
     }
 
@@ -432,11 +427,7 @@ impl Catalog {
     /// vendor's product of that key, and the vendor-qualified form
     /// (`aliyun-vpc`, `tencentcloud-vpc`) for one vendor's.
     pub fn endpoint_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .services
-            .iter()
-            .flat_map(|s| [s.rule.endpoint_key.clone(), s.qualified_key()])
-            .collect();
+        let mut keys: Vec<String> = self.services.iter().flat_map(|s| s.keys()).collect();
         keys.sort_unstable();
         keys.dedup();
         keys

@@ -128,10 +128,16 @@ pub(super) fn split_set(bytes: Bytes) -> Result<Vec<RawFile>, CatalogError> {
         .collect()
 }
 
-/// Encodes files as a `FileDescriptorSet`.
-pub(super) fn encode_set(files: impl IntoIterator<Item = Bytes>) -> Vec<u8> {
+/// Encodes files as a `FileDescriptorSet`, each once: units share the
+/// imports they were split with (the same buffer), so a repeat is skipped.
+pub(super) fn encode_set<'a>(files: impl IntoIterator<Item = &'a Bytes>) -> Vec<u8> {
+    let mut seen = std::collections::HashSet::new();
     Set {
-        file: files.into_iter().collect(),
+        file: files
+            .into_iter()
+            .filter(|b| seen.insert(b.as_ptr()))
+            .cloned()
+            .collect(),
     }
     .encode_to_vec()
 }

@@ -45,11 +45,7 @@ impl tower::Service<http::Request<Body>> for Dispatch {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
-        if req.extensions().get::<crate::gateway::Arrival>().is_none() {
-            req.extensions_mut()
-                .insert(crate::gateway::Arrival(std::time::Instant::now()));
-        }
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let Some(op) = self.gateway.catalog().operation(req.uri().path()).cloned() else {
             let path = req.uri().path().to_string();
             return Box::pin(async move {
